@@ -1,0 +1,43 @@
+"""disentangle: a plugin-based PyTorch toolkit for disentangled representation research.
+
+Attributes are imported lazily, so `import disentangle` (and the CLI's `--help`) stays fast;
+torch is imported on first use of a component, the training loop or a run.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from disentangle.hookspecs import hookimpl
+from disentangle.registry import Params
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "LatentCode": "disentangle.components",
+    "Backbone": "disentangle.components",
+    "Dataset": "disentangle.components",
+    "ImageData": "disentangle.components",
+    "Discriminator": "disentangle.components",
+    "MIEstimator": "disentangle.components",
+    "DisentangleError": "disentangle.errors",
+    "load_recipe": "disentangle.recipe",
+    "validate_recipe": "disentangle.recipe",
+    "train": "disentangle.training.loop",
+    "Run": "disentangle.run",
+    "load_run": "disentangle.run",
+}
+_REGISTRIES = ("codes", "backbones", "datasets", "estimators", "metrics")
+
+__all__ = ["Params", "__version__", "hookimpl", *_LAZY, *_REGISTRIES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRIES:
+        from disentangle.plugins import host
+
+        return host.registries[name]
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'disentangle' has no attribute {name!r}")

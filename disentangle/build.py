@@ -1,0 +1,112 @@
+"""Components built from a validated recipe, and the checks that span several of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from disentangle.components import Backbone, Dataset, LatentCode, MIEstimator
+from disentangle.errors import DisentangleError, Problem
+from disentangle.plugins import host
+
+
+@dataclass
+class Components:
+    """Everything a run is made of, before any network is built."""
+
+    noise: LatentCode
+    codes: list[LatentCode]
+    code_names: list[str]
+    weights: list[float]
+    backbone: Backbone
+    dataset: Dataset
+
+    @property
+    def latent_dim(self) -> int:
+        return self.noise.dim + sum(c.dim for c in self.codes)
+
+    @property
+    def q_dim(self) -> int:
+        return sum(c.q_dim for c in self.codes)
+
+    def estimator(self, recipe: Any) -> MIEstimator:
+        return host.estimators.build(recipe.estimator, self.codes)
+
+
+def code_label(spec: Any, index: int) -> str:
+    return spec.name or f"c{index + 1}_{spec.type}"
+
+
+def _build(where: str, registry: Any, spec: BaseModel, problems: list[Problem]) -> Any:
+    try:
+        return registry.build(spec)
+    except (DisentangleError, ValueError) as exc:
+        problems.append(Problem(where, str(exc)))
+        return None
+
+
+def _build_all(recipe: Any) -> tuple[Components | None, list[Problem]]:
+    problems: list[Problem] = []
+    noise = _build("noise", host.codes, recipe.noise, problems)
+    codes = [_build(f"codes[{i}]", host.codes, c, problems) for i, c in enumerate(recipe.codes)]
+    backbone = _build("backbone", host.backbones, recipe.backbone, problems)
+    dataset = _build("dataset", host.datasets, recipe.dataset, problems)
+    if problems:
+        return None, problems
+    comps = Components(
+        noise=noise,
+        codes=codes,
+        code_names=[code_label(c, i) for i, c in enumerate(recipe.codes)],
+        weights=[c.lambda_ for c in recipe.codes],
+        backbone=backbone,
+        dataset=dataset,
+    )
+    return comps, problems
+
+
+def check_compatible(recipe: Any) -> list[Problem]:
+    """Problems between components: shapes, value ranges, latent sizes."""
+    comps, problems = _build_all(recipe)
+    if comps is None:
+        return problems
+    for i, code in enumerate(comps.codes):
+        if code.q_dim == 0:
+            problems.append(Problem(f"codes[{i}].type", f"{recipe.codes[i].type!r} cannot be "
+                                    "inferred by Q (use it as noise instead)"))
+    bb, ds = comps.backbone, comps.dataset
+    value_range = tuple(recipe.dataset.value_range or bb.output_range)
+    if tuple(bb.image_shape) != tuple(ds.image_shape):
+        problems.append(Problem(
+            "backbone.type",
+            f"backbone {recipe.backbone.type!r} makes {_shape(bb.image_shape)} images but dataset "
+            f"{recipe.dataset.type!r} gives {_shape(ds.image_shape)}",
+        ))
+    if tuple(bb.output_range) != value_range:
+        problems.append(Problem(
+            "dataset.value_range",
+            f"backbone {recipe.backbone.type!r} outputs values in {list(bb.output_range)}; "
+            "the data must be scaled to the same range",
+            repr(list(value_range)),
+        ))
+    want = recipe.backbone.latent_dim
+    if want is not None and want != comps.latent_dim:
+        problems.append(Problem(
+            "backbone.latent_dim",
+            f"noise ({comps.noise.dim}) + codes ({comps.latent_dim - comps.noise.dim}) = "
+            f"{comps.latent_dim} generator inputs, but the backbone expects {want}",
+            str(want),
+        ))
+    return problems
+
+
+def build_components(recipe: Any) -> Components:
+    comps, problems = _build_all(recipe)
+    if comps is None:
+        raise DisentangleError("; ".join(str(p) for p in problems))
+    return comps
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape)

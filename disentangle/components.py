@@ -1,0 +1,110 @@
+"""The interfaces plugins implement: latent codes, backbones, datasets, MI estimators."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+ImageShape = tuple[int, int, int]
+ValueRange = tuple[float, float]
+
+
+class LatentCode(ABC):
+    """A distribution over `dim` generator inputs, and Q's posterior family for it."""
+
+    #: width of this code in the generator's input
+    dim: int
+    #: width of Q's output needed to parameterise the posterior (0: never inferred)
+    q_dim: int
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        """Draw `n` values as generator input, shape [n, dim]."""
+
+    @abstractmethod
+    def log_likelihood(self, q_out: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """log Q(c | x) per sample, shape [n], from Q's raw outputs [n, q_dim]."""
+
+    @abstractmethod
+    def entropy(self) -> float:
+        """H(c) in nats (differential entropy for continuous codes)."""
+
+    @abstractmethod
+    def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
+        """Values to sweep in a traversal, shape [steps, dim]; `span` is for continuous codes."""
+
+    @abstractmethod
+    def representation(self, q_out: torch.Tensor) -> torch.Tensor:
+        """What Q infers, for metrics: probabilities (categorical) or the posterior mean."""
+
+
+class Backbone(ABC):
+    """Builds a generator and a discriminator whose trunk Q shares."""
+
+    #: (channels, height, width) of the images the generator makes
+    image_shape: ImageShape
+    #: range of the generator's output activation, e.g. (-1, 1) for tanh
+    output_range: ValueRange
+
+    @abstractmethod
+    def generator(self, latent_dim: int) -> nn.Module:
+        """G: [n, latent_dim] -> [n, *image_shape]."""
+
+    @abstractmethod
+    def discriminator(self, q_dim: int) -> Discriminator:
+        """D with Q's head on its trunk: [n, *image_shape] -> (logits [n], q [n, q_dim])."""
+
+
+@dataclass
+class ImageData:
+    """A whole dataset in memory: uint8 images, and labels or factors when known."""
+
+    images: torch.Tensor  # [N, C, H, W] uint8
+    labels: torch.Tensor | None = None  # [N] int64 class labels
+    factors: torch.Tensor | None = None  # [N, F] int64 factor indices
+    factor_names: tuple[str, ...] = field(default=())
+    factor_sizes: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 [N, C, H, W], got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
+
+
+class Dataset(ABC):
+    """A dataset: its shape is known before loading, so recipes validate without the data."""
+
+    image_shape: ImageShape
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+
+    @abstractmethod
+    def load(self) -> ImageData:
+        """Read the data (raises DatasetError naming the expected layout when it is missing)."""
+
+
+class Discriminator(nn.Module):
+    """D and Q on one trunk: the trunk's features feed D's logit head and Q's head."""
+
+    def __init__(self, trunk: nn.Module, d_head: nn.Module, q_head: nn.Module) -> None:
+        super().__init__()
+        self.trunk, self.d_head, self.q_head = trunk, d_head, q_head
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.trunk(x)
+        return self.d_head(features).flatten(), self.q_head(features)
+
+
+class MIEstimator(nn.Module, ABC):
+    """Estimates I(c_j; G(z, c)) for each code from Q's outputs on generated images."""
+
+    @abstractmethod
+    def forward(self, q_out: torch.Tensor, codes: list[torch.Tensor]) -> torch.Tensor:
+        """Lower bounds L_I per code in nats, shape [n_codes]; q_out is [n, sum of q_dims]."""
+
+    @abstractmethod
+    def entropies(self) -> list[float]:
+        """H(c) of each code: the ceiling of L_I for a discrete code."""

@@ -1,0 +1,123 @@
+"""Plugin loading through pluggy and the `disentangle` entry-point group, and the registries.
+
+`DISENTANGLE_PLUGINS` limits autoloading: unset loads every installed plugin, an empty value
+or `none` loads none, a comma-separated list loads only those entry-point names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from disentangle import hookspecs
+from disentangle.registry import Registry
+
+GROUP = "disentangle"
+ENV_VAR = "DISENTANGLE_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """An entry point that could not be loaded, and why."""
+
+    name: str
+    provider: str
+    error: str
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    name: str
+    provider: str
+    version: str
+
+
+class PluginHost:
+    """Owns the pluggy manager and the five registries; loads plugins once, on first use."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager(GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        self.codes: Registry[Any] = Registry("latent code", self.load)
+        self.backbones: Registry[Any] = Registry("backbone", self.load)
+        self.datasets: Registry[Any] = Registry("dataset", self.load)
+        self.estimators: Registry[Any] = Registry("MI estimator", self.load)
+        self.metrics: Registry[Any] = Registry("metric", self.load)
+        self.loaded: list[LoadedPlugin] = []
+        self.failures: list[PluginFailure] = []
+        self._done = False
+
+    @property
+    def registries(self) -> dict[str, Registry[Any]]:
+        return {
+            "codes": self.codes,
+            "backbones": self.backbones,
+            "datasets": self.datasets,
+            "estimators": self.estimators,
+            "metrics": self.metrics,
+        }
+
+    def load(self) -> None:
+        """Import every allowed entry point, then let each plugin fill the registries."""
+        if self._done:
+            return
+        self._done = True
+        for ep in _allowed(entry_points(group=GROUP)):
+            provider, version = _distribution(ep)
+            try:
+                module = ep.load()
+                self.manager.register(module, name=ep.name)
+            except Exception as exc:  # a broken plugin must not take the rest down
+                failure = PluginFailure(ep.name, provider, f"{type(exc).__name__}: {exc}")
+                self.failures.append(failure)
+                print(
+                    f"disentangle: plugin {ep.name!r} ({provider}) failed to load and was "
+                    f"skipped: {failure.error}",
+                    file=sys.stderr,
+                )
+                continue
+            self.loaded.append(LoadedPlugin(ep.name, provider, version))
+        self.manager.check_pending()
+        for plugin in self.loaded:
+            self._run_hooks(plugin.name, plugin.provider, plugin.version)
+
+    def add(self, plugin: ModuleType | object, name: str, provider: str = "", version: str = "") -> None:
+        """Register an in-process plugin object (tests, notebooks) and run its hooks."""
+        self.load()
+        self.manager.register(plugin, name=name)
+        self.manager.check_pending()
+        self._run_hooks(name, provider or name, version)
+
+    def _run_hooks(self, name: str, provider: str, version: str) -> None:
+        for kind, registry in self.registries.items():
+            caller = getattr(self.manager.hook, f"register_{kind}")
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(
+                        register=partial(registry.register, provider=provider, version=version)
+                    )
+
+
+def _allowed(eps: Any) -> list[EntryPoint]:
+    wanted = os.environ.get(ENV_VAR)
+    if wanted is None:
+        return list(eps)
+    names = {n.strip() for n in wanted.split(",") if n.strip() and n.strip() != "none"}
+    return [ep for ep in eps if ep.name in names]
+
+
+def _distribution(ep: EntryPoint) -> tuple[str, str]:
+    dist = ep.dist
+    if dist is None:
+        return ep.module, ""
+    return dist.metadata["Name"], dist.version
+
+
+host = PluginHost()

@@ -1,0 +1,215 @@
+"""Typed TOML recipes: the core's sections plus the union of every plugin's params.
+
+The recipe model is built from the registries after plugins load, so a third-party code type
+or backbone is as valid in a recipe as a built-in one.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from disentangle.errors import Problem, RecipeError
+from disentangle.plugins import host
+from disentangle.registry import Registry, UnknownNameError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CodeFields(Section):
+    """Fields every inferred latent code has, whatever its distribution."""
+
+    name: str | None = Field(None, description="label used in logs and figures")
+    lambda_: float = Field(1.0, alias="lambda", ge=0, description="weight of this code's L_I")
+
+
+class BackboneFields(Section):
+    latent_dim: int | None = Field(
+        None, ge=1, description="if set, noise + code dims must add up to it"
+    )
+
+
+class DatasetFields(Section):
+    value_range: tuple[float, float] | None = Field(
+        None, description="range images are scaled to; default: the backbone's output range"
+    )
+
+
+class Optim(Section):
+    lr_d: float = Field(2e-4, gt=0, description="Adam lr of D, its trunk and Q's head")
+    lr_g: float = Field(1e-3, gt=0, description="Adam lr of G")
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+
+
+class Train(Section):
+    iterations: int = Field(5000, ge=1)
+    batch_size: int = Field(128, ge=2)
+    seed: int = 0
+    device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    precision: Literal["fp32", "bf16"] = "fp32"
+    log_every: int = Field(50, ge=1, description="iterations between metrics.jsonl lines")
+    checkpoint_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")
+    sample_every: int = Field(1000, ge=1, description="iterations between sample grids")
+
+
+class Images(Section):
+    samples: int = Field(100, ge=1, description="images in a sample grid")
+    traversal_rows: int = Field(10, ge=1, description="rows (fixed noise and other codes)")
+    traversal_steps: int = Field(10, ge=2, description="columns for a continuous code")
+    traversal_range: tuple[float, float] = (-1.0, 1.0)
+
+
+def _union(registry: Registry[Any], base: type[BaseModel] | None) -> Any:
+    models = [e.spec_model(base) for e in registry.entries()]
+    if not models:
+        return Annotated[Any, Field(description=f"no {registry.kind} is registered")]
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+def recipe_model() -> type[BaseModel]:
+    """The Recipe model for the plugins loaded now."""
+    fields: dict[str, Any] = {
+        "name": (str, Field("run", description="run name, the default output folder")),
+        "description": (str, ""),
+        "noise": (_union(host.codes, None), ...),
+        "codes": (list[_union(host.codes, CodeFields)], Field(min_length=1)),  # type: ignore[misc]
+        "backbone": (_union(host.backbones, BackboneFields), ...),
+        "dataset": (_union(host.datasets, DatasetFields), ...),
+        "estimator": (_union(host.estimators, None), {"type": "variational"}),
+        "optim": (Optim, Optim()),
+        "train": (Train, Train()),
+        "images": (Images, Images()),
+    }
+    return create_model("Recipe", __base__=Section, **fields)
+
+
+# which registry a top-level key's `type` names, for unknown-name suggestions
+_REGISTRY_OF = {
+    "noise": "codes",
+    "codes": "codes",
+    "backbone": "backbones",
+    "dataset": "datasets",
+    "estimator": "estimators",
+}
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as a TOML key path: ('codes', 1, 'k') -> 'codes[1].k'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in part or part in ("function-after", "function-before"):
+            continue  # union-member markers like "CategoricalParams[categorical]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _problems(err: ValidationError) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        where = key_path(e["loc"])
+        if e["type"] == "union_tag_invalid":
+            tag = e.get("ctx", {}).get("tag", e["input"].get("type"))
+            registry = host.registries[_REGISTRY_OF[str(e["loc"][0])]]
+            message = str(UnknownNameError(registry.kind, str(tag), registry.names()))
+            problems.append(Problem(f"{where}.type", message))
+            continue
+        if e["type"] == "union_tag_not_found":
+            names = ", ".join(host.registries[_REGISTRY_OF[str(e["loc"][0])]].names())
+            problems.append(Problem(f"{where}.type", f"missing; one of: {names}"))
+            continue
+        value = None if e["type"] == "missing" else repr(e["input"])
+        if e["type"] == "extra_forbidden":
+            problems.append(Problem(where, "unknown key", value))
+        else:
+            problems.append(Problem(where, e["msg"], value))
+    return problems
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b[1].c` in nested dicts/lists, creating tables as needed."""
+    node: Any = data
+    parts = _split_key(dotted)
+    for part, following in zip(parts, parts[1:], strict=False):
+        if isinstance(part, int):
+            node = node[part]
+        else:
+            node = node.setdefault(part, [] if isinstance(following, int) else {})
+    node[parts[-1]] = value
+
+
+def _split_key(dotted: str) -> list[int | str]:
+    parts: list[int | str] = []
+    for piece in dotted.split("."):
+        name, *indices = piece.replace("]", "").split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices)
+    return parts
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`optim.lr_g=5e-4` -> ('optim.lr_g', 0.0005); the value is read as TOML, else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError("--set", [Problem(text, "expected KEY=VALUE, e.g. optim.lr_g=5e-4")])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise RecipeError(str(path), [Problem("file", "no such recipe file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(str(path), [Problem("TOML syntax", str(exc))]) from None
+
+
+def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
+    """Validate a recipe dict; every problem is collected into one RecipeError."""
+    try:
+        recipe = recipe_model().model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(source, _problems(err)) from None
+    from disentangle.build import check_compatible
+
+    problems = check_compatible(recipe)
+    if problems:
+        raise RecipeError(source, problems)
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BaseModel:
+    """Read, override (`key=value` strings) and validate a TOML recipe file."""
+    path = Path(path)
+    data = read_toml(path)
+    for text in overrides:
+        key, value = parse_override(text)
+        try:
+            set_dotted(data, key, value)
+        except (IndexError, KeyError, TypeError):
+            raise RecipeError("--set", [Problem(key, "no such key path in the recipe")]) from None
+    data.setdefault("name", path.stem)
+    return validate_recipe(data, str(path))
+
+
+def to_data(recipe: BaseModel) -> dict[str, Any]:
+    """The resolved recipe as plain data (the form stored in run folders)."""
+    return recipe.model_dump(mode="json", by_alias=True)
+

@@ -1,0 +1,122 @@
+"""One generic registry type: named factories with their typed params."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from disentangle.errors import DisentangleError
+
+T = TypeVar("T")
+
+
+class Params(BaseModel):
+    """Base of every plugin's params model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class UnknownNameError(DisentangleError, KeyError):
+    """A name that no plugin registered."""
+
+    def __init__(self, kind: str, name: str, available: list[str]) -> None:
+        close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listed = ", ".join(available) if available else "none (no plugin registered one)"
+        super().__init__(f"unknown {kind} {name!r}.{hint} Available: {listed}.")
+        self.kind, self.name, self.suggestions, self.available = kind, name, close, available
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered component: its name, factory, params model and provider."""
+
+    name: str
+    factory: Callable[..., T]
+    params: type[Params]
+    provider: str = "unknown"
+    version: str = ""
+
+    def spec_model(self, base: type[BaseModel] | None = None) -> type[BaseModel]:
+        """The params model with a `type: Literal[name]` tag (and `base`'s fields) added."""
+        bases = (self.params,) if base is None else (self.params, base)
+        return create_model(
+            f"{self.params.__name__}[{self.name}]",
+            __base__=bases,
+            type=(Literal[self.name], Field(description="the registered name")),
+        )
+
+
+class Registry(Generic[T]):
+    """Named factories of one kind (codes, backbones, datasets, estimators, metrics)."""
+
+    def __init__(self, kind: str, loader: Callable[[], None] | None = None) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+        self._loader = loader
+
+    def _load(self) -> None:
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            loader()
+
+    def register(
+        self,
+        name: str,
+        factory: Callable[..., T],
+        params: type[Params] = Params,
+        *,
+        override: bool = False,
+        provider: str = "unknown",
+        version: str = "",
+    ) -> Entry[T]:
+        """Add `factory` under `name`; a taken name raises unless `override` is true."""
+        if not name.isidentifier():
+            raise DisentangleError(f"{self.kind} name {name!r} must be a Python identifier")
+        if not (isinstance(params, type) and issubclass(params, Params)):
+            raise DisentangleError(
+                f"{self.kind} {name!r}: params must subclass disentangle.Params, got {params!r}"
+            )
+        if name in self._entries and not override:
+            taken = self._entries[name]
+            raise DisentangleError(
+                f"{self.kind} {name!r} is already registered by {taken.provider}; "
+                "pass override=True to replace it"
+            )
+        entry = Entry(name, factory, params, provider, version)
+        self._entries[name] = entry
+        return entry
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+    def get(self, name: str) -> Entry[T]:
+        self._load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self.names()) from None
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names matching a glob pattern, sorted."""
+        self._load()
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+
+    def entries(self) -> list[Entry[T]]:
+        return [self._entries[n] for n in self.names()]
+
+    def build(self, spec: BaseModel, *args: Any, **kwargs: Any) -> T:
+        """Call the factory named by `spec.type` with the validated spec."""
+        return self.get(spec.type).factory(spec, *args, **kwargs)  # type: ignore[attr-defined]

@@ -1,0 +1,68 @@
+"""Building blocks shared by the paper's architectures, and its initialisation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from torch import nn
+
+from disentangle import Params
+
+Output = Literal["tanh", "sigmoid"]
+OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+class DcganParams(Params):
+    width: float = Field(1.0, gt=0, description="multiplies every layer's width (1 = the paper)")
+    leaky_slope: float = Field(0.1, ge=0, lt=1, description="leaky-ReLU slope of D (paper: 0.1)")
+
+
+def scaled(channels: int, width: float) -> int:
+    return max(1, round(channels * width))
+
+
+def conv(c_in: int, c_out: int, slope: float, bn: bool, stride: int = 2) -> list[nn.Module]:
+    """4×4 conv (stride 2 halves the size), optional BN, leaky ReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same",
+                                         bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.LeakyReLU(slope))
+    return layers
+
+
+def upconv(c_in: int, c_out: int, bn: bool, stride: int = 2) -> list[nn.Module]:
+    """4×4 transposed conv (stride 2 doubles the size), optional BN, ReLU."""
+    if stride == 2:
+        layer = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn)
+    else:
+        layer = nn.ConvTranspose2d(c_in, c_out, 3, 1, 1, bias=not bn)
+    return [layer, *([nn.BatchNorm2d(c_out)] if bn else []), nn.ReLU()]
+
+
+def fc(n_in: int, n_out: int, activation: nn.Module) -> list[nn.Module]:
+    """Linear without bias, batch norm, activation."""
+    return [nn.Linear(n_in, n_out, bias=False), nn.BatchNorm1d(n_out), activation]
+
+
+def q_head(n_in: int, hidden: int, q_dim: int, slope: float) -> nn.Sequential:
+    """Q's head on D's trunk: FC → BN → lReLU → FC out (the original MNIST code)."""
+    return nn.Sequential(*fc(n_in, hidden, nn.LeakyReLU(slope)), nn.Linear(hidden, q_dim))
+
+
+def output_activation(kind: Output) -> nn.Module:
+    return nn.Tanh() if kind == "tanh" else nn.Sigmoid()
+
+
+def init_weights(module: nn.Module) -> nn.Module:
+    """Weights N(0, 0.02), biases 0, batch-norm γ ~ N(1, 0.02) and β = 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module

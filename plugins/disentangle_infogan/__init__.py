@@ -1,0 +1,26 @@
+"""InfoGAN's latent codes and its variational lower bound on mutual information."""
+
+from __future__ import annotations
+
+from disentangle import hookimpl
+from disentangle_infogan.codes import (
+    Categorical,
+    CategoricalParams,
+    Gaussian,
+    GaussianParams,
+    Uniform,
+    UniformParams,
+)
+from disentangle_infogan.estimator import VariationalMI, VariationalParams
+
+
+@hookimpl
+def register_codes(register):
+    register("categorical", Categorical, CategoricalParams)
+    register("uniform", Uniform, UniformParams)
+    register("gaussian", Gaussian, GaussianParams)
+
+
+@hookimpl
+def register_estimators(register):
+    register("variational", VariationalMI, VariationalParams)

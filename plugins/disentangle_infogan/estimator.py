@@ -1,0 +1,31 @@
+"""The variational lower bound L_I = E[log Q(c|x)] + H(c) of InfoGAN."""
+
+from __future__ import annotations
+
+import torch
+
+from disentangle import LatentCode, MIEstimator, Params
+
+
+class VariationalParams(Params):
+    pass
+
+
+class VariationalMI(MIEstimator):
+    """Splits Q's output by code and returns each code's L_I (nats)."""
+
+    def __init__(self, spec: VariationalParams, codes: list[LatentCode]) -> None:
+        super().__init__()
+        self.codes = codes
+        self.splits = [c.q_dim for c in codes]
+
+    def forward(self, q_out: torch.Tensor, codes: list[torch.Tensor]) -> torch.Tensor:
+        parts = torch.split(q_out, self.splits, dim=1)
+        bounds = [
+            code.log_likelihood(part, c).mean() + code.entropy()
+            for code, part, c in zip(self.codes, parts, codes, strict=True)
+        ]
+        return torch.stack(bounds)
+
+    def entropies(self) -> list[float]:
+        return [c.entropy() for c in self.codes]
