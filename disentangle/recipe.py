@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from disentangle.errors import Problem, RecipeError
 from disentangle.plugins import host
@@ -66,10 +66,17 @@ class Images(Section):
     traversal_range: tuple[float, float] = (-1.0, 1.0)
 
 
+def _nothing_registered(kind: str) -> Any:
+    def fail(value: Any) -> Any:
+        raise ValueError(f"no {kind} is registered: is a plugin missing? (disentangle plugins)")
+
+    return Annotated[Any, AfterValidator(fail)]
+
+
 def _union(registry: Registry[Any], base: type[BaseModel] | None) -> Any:
     models = [e.spec_model(base) for e in registry.entries()]
     if not models:
-        return Annotated[Any, Field(description=f"no {registry.kind} is registered")]
+        return _nothing_registered(registry.kind)
     if len(models) == 1:
         return models[0]
     return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
@@ -84,7 +91,9 @@ def recipe_model() -> type[BaseModel]:
         "codes": (list[_union(host.codes, CodeFields)], Field(min_length=1)),  # type: ignore[misc]
         "backbone": (_union(host.backbones, BackboneFields), ...),
         "dataset": (_union(host.datasets, DatasetFields), ...),
-        "estimator": (_union(host.estimators, None), {"type": "variational"}),
+        "estimator": (
+            _union(host.estimators, None), Field({"type": "variational"}, validate_default=True)
+        ),
         "optim": (Optim, Optim()),
         "train": (Train, Train()),
         "images": (Images, Images()),
@@ -133,7 +142,7 @@ def _problems(err: ValidationError) -> list[Problem]:
         if e["type"] == "extra_forbidden":
             problems.append(Problem(where, "unknown key", value))
         else:
-            problems.append(Problem(where, e["msg"], value))
+            problems.append(Problem(where, e["msg"].removeprefix("Value error, "), value))
     return problems
 
 

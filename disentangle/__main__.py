@@ -1,0 +1,3 @@
+from disentangle.cli import app
+
+app(prog_name="disentangle")

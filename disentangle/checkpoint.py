@@ -1,0 +1,118 @@
+"""Checkpoints: every tensor in one safetensors file, everything else in a JSON sidecar.
+
+Both files are written atomically (temp file + rename), the tensors first: a checkpoint exists
+once its sidecar does. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from disentangle.errors import CheckpointError
+
+FORMAT = 1
+_TENSOR, _INT_KEYS = "__tensor__", "__int_keys__"
+
+
+def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Move every tensor of a nested structure into `tensors`, leaving a JSON-able skeleton."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous().clone()
+        return {_TENSOR: prefix}
+    if isinstance(obj, dict):
+        out = {str(k): split_tensors(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
+        if obj and all(isinstance(k, int) for k in obj):
+            return {_INT_KEYS: out}
+        return out
+    if isinstance(obj, list | tuple):
+        return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def join_tensors(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """The inverse of split_tensors."""
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {_TENSOR}:
+            return tensors[skeleton[_TENSOR]]
+        if set(skeleton) == {_INT_KEYS}:
+            return {int(k): join_tensors(v, tensors) for k, v in skeleton[_INT_KEYS].items()}
+        return {k: join_tensors(v, tensors) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [join_tensors(v, tensors) for v in skeleton]
+    return skeleton
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def checkpoint_path(folder: Path, iteration: int) -> Path:
+    return folder / f"ckpt-{iteration:07d}.json"
+
+
+def save_checkpoint(folder: Path, iteration: int, state: dict[str, Any], meta: dict[str, Any],
+                    keep: int) -> Path:
+    """Write state (nested dicts of tensors and plain values) and meta; keep the last `keep`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = split_tensors(state, "state", tensors)
+    sidecar = checkpoint_path(folder, iteration)
+    weights = sidecar.with_suffix(".safetensors")
+    _atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
+    doc = {"format": FORMAT, "iteration": iteration, "weights": weights.name,
+           "weights_bytes": weights.stat().st_size, **meta, "state": skeleton}
+    _atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(doc, indent=1)))
+    for old in list_checkpoints(folder)[:-keep]:
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
+    return sidecar
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints (sidecars) in a folder, oldest first."""
+    return sorted(folder.glob("ckpt-*.json")) if folder.is_dir() else []
+
+
+def read_meta(sidecar: Path) -> dict[str, Any]:
+    """The JSON sidecar alone (recipe, iteration, plugins), without loading tensors."""
+    try:
+        doc = json.loads(sidecar.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{sidecar}: no such checkpoint") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{sidecar}: corrupt checkpoint sidecar ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "state" not in doc:
+        raise CheckpointError(f"{sidecar}: not a disentangle checkpoint (format {FORMAT})")
+    return doc
+
+
+def load_checkpoint(sidecar: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(state, meta) of a checkpoint; a truncated or corrupt file raises CheckpointError."""
+    doc = read_meta(sidecar)
+    weights = sidecar.with_name(doc["weights"])
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: the checkpoint's tensor file is missing")
+    if weights.stat().st_size != doc["weights_bytes"]:
+        raise CheckpointError(
+            f"{weights}: truncated ({weights.stat().st_size} of {doc['weights_bytes']} bytes)"
+        )
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: corrupt safetensors file ({exc})") from None
+    try:
+        state = join_tensors(doc.pop("state"), tensors)
+    except KeyError as exc:
+        raise CheckpointError(f"{weights}: tensor {exc} is missing") from None
+    return state, doc

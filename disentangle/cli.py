@@ -1,0 +1,195 @@
+"""The `disentangle` command: a thin Typer layer over the library (torch is imported lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from disentangle.errors import DisentangleError, RecipeError
+
+app = typer.Typer(
+    help="Disentangled representation research, starting from InfoGAN.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+Sets = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer reads the annotation at runtime)
+    typer.Option("--set", help="Override a recipe value, e.g. --set optim.lr_g=5e-4 (repeatable)."),
+]
+
+
+def show_error(exc: DisentangleError) -> None:
+    """One Rich panel on stderr: the source and each problem, no traceback."""
+    if isinstance(exc, RecipeError):
+        table = Table.grid(padding=(0, 2))
+        for p in exc.problems:
+            table.add_row(f"[bold]{p.where}[/]", p.message, f"[dim]got {p.value}[/]" if p.value
+                          is not None else "")
+        title = f"{exc.source}: {len(exc.problems)} problem(s)"
+        err.print(Panel(table, title=title, title_align="left", border_style="red"))
+    else:
+        err.print(Panel(str(exc), title="error", title_align="left", border_style="red"))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except DisentangleError as exc:
+        show_error(exc)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: continue from the last checkpoint with --resume RUN_DIR")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run(
+    recipe: Annotated[Optional[Path], typer.Argument(help="Recipe TOML file.")] = None,  # noqa: UP045
+    set_: Sets = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/NAME).")] = None,  # noqa: UP045, E501
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its last checkpoint.")] = None,  # noqa: UP045, E501
+    overwrite: Annotated[bool, typer.Option(help="Replace a run already in the folder.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
+    with user_errors():
+        from disentangle.recipe import load_recipe
+        from disentangle.training.loop import resume as resume_run
+        from disentangle.training.loop import train
+
+        if resume is not None:
+            if recipe is not None:
+                _same_recipe(load_recipe(recipe, set_ or []), resume)
+            result = resume_run(resume, set_ or [], progress=not quiet)
+        elif recipe is None:
+            raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
+        else:
+            result = train(load_recipe(recipe, set_ or []), out_dir, overwrite=overwrite,
+                           progress=not quiet)
+        out.print(f"run finished: [bold]{result.path}[/]")
+
+
+def _same_recipe(recipe: object, run_dir: Path) -> None:
+    """With both RECIPE and --resume, the recipe must be the run's (train.iterations aside)."""
+    from disentangle.recipe import to_data
+    from disentangle.run import Run
+
+    stored = Run(run_dir).recipe()
+
+    def comparable(r: object) -> dict:
+        data = to_data(r)  # type: ignore[arg-type]
+        data["train"].pop("iterations")
+        data.pop("name")
+        return data
+
+    if comparable(recipe) != comparable(stored):
+        raise DisentangleError(
+            f"the recipe differs from the one {run_dir} was trained with; resume with "
+            "--resume alone (plus --set train.iterations=N to extend it)"
+        )
+
+
+@app.command()
+def validate(recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")],
+             set_: Sets = None) -> None:
+    """Check recipes without training; every problem of every file is reported."""
+    from disentangle.recipe import load_recipe
+
+    failed = False
+    for path in recipes:
+        try:
+            load_recipe(path, set_ or [])
+            out.print(f"[green]ok[/] {path}")
+        except DisentangleError as exc:
+            show_error(exc)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plugins() -> None:
+    """List every registered component with its params and providing package."""
+    with user_errors():
+        from disentangle.plugins import host
+
+        table = Table("kind", "name", "params", "provider")
+        for registry in host.registries.values():
+            for e in registry.entries():
+                params = ", ".join(
+                    f"{k}={f.default!r}" if not f.is_required() else k
+                    for k, f in e.params.model_fields.items()
+                )
+                provider = f"{e.provider} {e.version}".strip()
+                table.add_row(registry.kind, e.name, params, provider)
+        out.print(table)
+        for f in host.failures:
+            err.print(f"[red]failed[/] plugin {f.name!r} ({f.provider}): {f.error}")
+
+
+@app.command()
+def traverse(
+    run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
+    code: Annotated[Optional[str], typer.Option(help="Code name or index (default: all).")] = None,  # noqa: UP045, E501
+    span: Annotated[tuple[float, float], typer.Option("--range", help="Continuous codes' range.")] = (-1.0, 1.0),  # noqa: E501
+    steps: Annotated[int, typer.Option(help="Columns for a continuous code.")] = 10,
+    rows: Annotated[int, typer.Option(help="Rows (fixed noise and other codes).")] = 10,
+    seed: int = 0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder (default RUN/figures).")] = None,  # noqa: UP045, E501
+) -> None:
+    """One PNG per code: that code varies left → right, each row fixes the rest."""
+    with user_errors():
+        from disentangle.figures import save_grid
+        from disentangle.run import load_run
+
+        run = load_run(run_or_checkpoint)
+        trained = run.load()
+        names = trained.components.code_names
+        chosen = range(len(names)) if code is None else [_code_index(code, names)]
+        folder = out_dir or run.path / "figures"
+        for i in chosen:
+            images, cols = run.traverse(i, rows=rows, steps=steps, span=span, seed=seed,
+                                        trained=trained)
+            path = save_grid(images, folder / f"traverse-{names[i]}.png", cols)
+            out.print(f"wrote {path}")
+
+
+def _code_index(code: str, names: list[str]) -> int:
+    if code.isdigit() and int(code) < len(names):
+        return int(code)
+    if code in names:
+        return names.index(code)
+    raise DisentangleError(f"no code {code!r}; the run's codes are {', '.join(names)} "
+                           f"(or an index 0..{len(names) - 1})")
+
+
+@app.command()
+def sample(
+    run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
+    n: Annotated[int, typer.Option(help="Number of images.")] = 100,
+    seed: int = 0,
+    output: Annotated[Optional[Path], typer.Option("--out", help="PNG path (default RUN/figures/samples-SEED.png).")] = None,  # noqa: UP045, E501
+) -> None:
+    """A grid of generated images."""
+    with user_errors():
+        import math
+
+        from disentangle.figures import save_grid
+        from disentangle.run import load_run
+
+        run = load_run(run_or_checkpoint)
+        path = output or run.path / "figures" / f"samples-{seed}.png"
+        save_grid(run.sample(n, seed), path, max(1, round(math.sqrt(n))))
+        out.print(f"wrote {path}")

@@ -1,0 +1,54 @@
+"""Sample grids and latent traversals (paper convention: one code varies left → right)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.utils import save_image
+
+from disentangle.build import Components
+
+
+def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
+    """`n` latent vectors (noise then codes), from a generator of their own."""
+    g = torch.Generator().manual_seed(seed)
+    parts = [comps.noise.sample(n, g, torch.device("cpu"))]
+    parts += [c.sample(n, g, torch.device("cpu")) for c in comps.codes]
+    return torch.cat(parts, dim=1)
+
+
+def traversal_latents(comps: Components, code: int, rows: int, steps: int,
+                      span: tuple[float, float], seed: int) -> tuple[torch.Tensor, int]:
+    """Latents for one code's traversal, row-major, and the number of columns.
+
+    Each row keeps its noise and other codes fixed; the same seed gives the same rows for every
+    code. Categorical codes show every category; continuous ones `steps` values over `span`.
+    """
+    base = sample_latents(comps, rows, seed)
+    values = comps.codes[code].traversal(steps, span)
+    start = comps.noise.dim + sum(c.dim for c in comps.codes[:code])
+    cols = values.shape[0]
+    latents = base.repeat_interleave(cols, dim=0)
+    latents[:, start : start + values.shape[1]] = values.repeat(rows, 1)
+    return latents, cols
+
+
+@torch.no_grad()
+def render(generator: nn.Module, latents: torch.Tensor, value_range: tuple[float, float],
+           batch: int = 256) -> torch.Tensor:
+    """Images in [0, 1] from a generator in eval mode (its train mode is restored)."""
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    out = torch.cat([generator(chunk.to(device)).float().cpu() for chunk in latents.split(batch)])
+    generator.train(was_training)
+    low, high = value_range
+    return ((out - low) / (high - low)).clamp(0, 1)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, str(path), nrow=nrow, padding=2, pad_value=0.5)
+    return path

@@ -1,0 +1,41 @@
+"""The data path: the whole dataset as uint8 on the training device, batches by index."""
+
+from __future__ import annotations
+
+import torch
+
+from disentangle.errors import DatasetError
+
+
+class DeviceBatches:
+    """Epoch-shuffled batches of a uint8 tensor, scaled to the model's value range on the fly.
+
+    Epoch `e`'s order is a function of (seed, e) alone, so batch `i` is the same whether a run
+    was interrupted or not: resuming needs no sampler state.
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int,
+                 value_range: tuple[float, float], device: torch.device) -> None:
+        if images.shape[0] < batch_size:
+            raise DatasetError(
+                f"the dataset has {images.shape[0]} images, fewer than one batch ({batch_size})"
+            )
+        self.images = images.to(device)
+        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.per_epoch = images.shape[0] // batch_size
+        low, high = value_range
+        self.scale, self.shift = (high - low) / 255.0, low
+        self._epoch, self._order = -1, torch.empty(0)
+
+    def _order_of(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(self.images.shape[0], generator=g).to(self.device)
+            self._epoch = epoch
+        return self._order
+
+    def batch(self, iteration: int) -> torch.Tensor:
+        """The float batch of a (0-based) iteration."""
+        epoch, step = divmod(iteration, self.per_epoch)
+        index = self._order_of(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        return self.images.index_select(0, index).float().mul_(self.scale).add_(self.shift)

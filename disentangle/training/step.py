@@ -1,0 +1,79 @@
+"""One InfoGAN iteration, as the original code does it: a D/Q step, then a G step.
+
+The D optimizer owns D's trunk, D's head and Q's head and minimises the D loss − Σ λ_j L_I_j;
+the G optimizer owns G and minimises the non-saturating G loss − Σ λ_j L_I_j. z and c are
+re-sampled for each step; real and fake batches pass D separately. A code with λ = 0 still
+trains Q's head (on detached trunk features), so Q learns to infer c without the GAN being
+pushed to make c informative: the paper's "regular GAN" baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from disentangle.build import Components
+from disentangle.components import Discriminator, MIEstimator
+
+
+@dataclass
+class Models:
+    generator: nn.Module
+    discriminator: Discriminator
+    estimator: MIEstimator
+    opt_d: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+
+
+class InfoGANStep:
+    """Runs iterations; returns the detached losses [loss_d, loss_g, L_I per code]."""
+
+    def __init__(self, comps: Components, models: Models, generator: torch.Generator,
+                 device: torch.device, bf16: bool) -> None:
+        self.comps, self.m, self.rng, self.device = comps, models, generator, device
+        self.weights = torch.tensor(comps.weights, device=device)
+        self.free = (self.weights == 0).float()
+        self.any_free = bool(self.free.any())
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+    def _latents(self, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        z = self.comps.noise.sample(n, self.rng, self.device)
+        codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
+        return torch.cat([z, *codes], dim=1), codes
+
+    def __call__(self, real: torch.Tensor) -> torch.Tensor:
+        m, n = self.m, real.shape[0]
+        d, q_head = m.discriminator, m.discriminator.q_head
+
+        latents, codes = self._latents(n)
+        with self.autocast:
+            with torch.no_grad():
+                fake = m.generator(latents)
+            real_logits, _ = d(real)
+            features = d.trunk(fake)
+            fake_logits = d.d_head(features).flatten()
+            bounds = m.estimator(q_head(features), codes)
+            loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+            loss_d = loss_d.float() - (self.weights * bounds).sum()
+            if self.any_free:
+                free_bounds = m.estimator(q_head(features.detach()), codes)
+                loss_d = loss_d - (self.free * free_bounds).sum()
+        m.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        m.opt_d.step()
+
+        d.requires_grad_(False)
+        latents, codes = self._latents(n)
+        with self.autocast:
+            logits, q = d(m.generator(latents))
+            g_bounds = m.estimator(q, codes)
+            loss_g = F.softplus(-logits).mean().float() - (self.weights * g_bounds).sum()
+        m.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        m.opt_g.step()
+        d.requires_grad_(True)
+
+        return torch.cat([torch.stack([loss_d, loss_g]), bounds]).detach()
