@@ -73,31 +73,41 @@ def check_compatible(recipe: Any) -> list[Problem]:
         return problems
     for i, code in enumerate(comps.codes):
         if code.q_dim == 0:
-            problems.append(Problem(f"codes[{i}].type", f"{recipe.codes[i].type!r} cannot be "
-                                    "inferred by Q (use it as noise instead)"))
+            problems.append(
+                Problem(
+                    f"codes[{i}].type",
+                    f"{recipe.codes[i].type!r} cannot be inferred by Q (use it as noise instead)",
+                )
+            )
     bb, ds = comps.backbone, comps.dataset
     value_range = tuple(recipe.dataset.value_range or bb.output_range)
     if tuple(bb.image_shape) != tuple(ds.image_shape):
-        problems.append(Problem(
-            "backbone.type",
-            f"backbone {recipe.backbone.type!r} makes {_shape(bb.image_shape)} images but dataset "
-            f"{recipe.dataset.type!r} gives {_shape(ds.image_shape)}",
-        ))
+        problems.append(
+            Problem(
+                "backbone.type",
+                f"backbone {recipe.backbone.type!r} makes {_shape(bb.image_shape)} images but "
+                f"dataset {recipe.dataset.type!r} gives {_shape(ds.image_shape)}",
+            )
+        )
     if tuple(bb.output_range) != value_range:
-        problems.append(Problem(
-            "dataset.value_range",
-            f"backbone {recipe.backbone.type!r} outputs values in {list(bb.output_range)}; "
-            "the data must be scaled to the same range",
-            repr(list(value_range)),
-        ))
+        problems.append(
+            Problem(
+                "dataset.value_range",
+                f"backbone {recipe.backbone.type!r} outputs values in {list(bb.output_range)}; "
+                "the data must be scaled to the same range",
+                repr(list(value_range)),
+            )
+        )
     want = recipe.backbone.latent_dim
     if want is not None and want != comps.latent_dim:
-        problems.append(Problem(
-            "backbone.latent_dim",
-            f"noise ({comps.noise.dim}) + codes ({comps.latent_dim - comps.noise.dim}) = "
-            f"{comps.latent_dim} generator inputs, but the backbone expects {want}",
-            str(want),
-        ))
+        problems.append(
+            Problem(
+                "backbone.latent_dim",
+                f"noise ({comps.noise.dim}) + codes ({comps.latent_dim - comps.noise.dim}) = "
+                f"{comps.latent_dim} generator inputs, but the backbone expects {want}",
+                str(want),
+            )
+        )
     return problems
 
 

@@ -61,8 +61,9 @@ def checkpoint_path(folder: Path, iteration: int) -> Path:
     return folder / f"ckpt-{iteration:07d}.json"
 
 
-def save_checkpoint(folder: Path, iteration: int, state: dict[str, Any], meta: dict[str, Any],
-                    keep: int) -> Path:
+def save_checkpoint(
+    folder: Path, iteration: int, state: dict[str, Any], meta: dict[str, Any], keep: int
+) -> Path:
     """Write state (nested dicts of tensors and plain values) and meta; keep the last `keep`."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
@@ -70,8 +71,14 @@ def save_checkpoint(folder: Path, iteration: int, state: dict[str, Any], meta: d
     sidecar = checkpoint_path(folder, iteration)
     weights = sidecar.with_suffix(".safetensors")
     _atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
-    doc = {"format": FORMAT, "iteration": iteration, "weights": weights.name,
-           "weights_bytes": weights.stat().st_size, **meta, "state": skeleton}
+    doc = {
+        "format": FORMAT,
+        "iteration": iteration,
+        "weights": weights.name,
+        "weights_bytes": weights.stat().st_size,
+        **meta,
+        "state": skeleton,
+    }
     _atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(doc, indent=1)))
     for old in list_checkpoints(folder)[:-keep]:
         old.with_suffix(".safetensors").unlink(missing_ok=True)

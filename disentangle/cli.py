@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from disentangle.errors import DisentangleError, RecipeError
 
@@ -24,7 +25,7 @@ out = Console()
 err = Console(stderr=True)
 
 Sets = Annotated[
-    Optional[list[str]],  # noqa: UP045 (typer reads the annotation at runtime)
+    list[str] | None,
     typer.Option("--set", help="Override a recipe value, e.g. --set optim.lr_g=5e-4 (repeatable)."),
 ]
 
@@ -34,12 +35,13 @@ def show_error(exc: DisentangleError) -> None:
     if isinstance(exc, RecipeError):
         table = Table.grid(padding=(0, 2))
         for p in exc.problems:
-            table.add_row(f"[bold]{p.where}[/]", p.message, f"[dim]got {p.value}[/]" if p.value
-                          is not None else "")
-        title = f"{exc.source}: {len(exc.problems)} problem(s)"
-        err.print(Panel(table, title=title, title_align="left", border_style="red"))
+            got = Text(f"got {p.value}", style="dim") if p.value is not None else ""
+            table.add_row(Text(p.where, style="bold"), Text(p.message), got)
+        title = f"{len(exc.problems)} problem(s) in a recipe"
+        body = Group(Text(exc.source, style="bold"), table)
+        err.print(Panel(body, title=title, title_align="left", border_style="red"))
     else:
-        err.print(Panel(str(exc), title="error", title_align="left", border_style="red"))
+        err.print(Panel(Text(str(exc)), title="error", title_align="left", border_style="red"))
 
 
 @contextmanager
@@ -56,10 +58,14 @@ def user_errors() -> Iterator[None]:
 
 @app.command()
 def run(
-    recipe: Annotated[Optional[Path], typer.Argument(help="Recipe TOML file.")] = None,  # noqa: UP045
+    recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file.")] = None,
     set_: Sets = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/NAME).")] = None,  # noqa: UP045, E501
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its last checkpoint.")] = None,  # noqa: UP045, E501
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default runs/NAME).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run folder from its last checkpoint.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in the folder.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
@@ -76,8 +82,9 @@ def run(
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
         else:
-            result = train(load_recipe(recipe, set_ or []), out_dir, overwrite=overwrite,
-                           progress=not quiet)
+            result = train(
+                load_recipe(recipe, set_ or []), out_dir, overwrite=overwrite, progress=not quiet
+            )
         out.print(f"run finished: [bold]{result.path}[/]")
 
 
@@ -102,8 +109,9 @@ def _same_recipe(recipe: object, run_dir: Path) -> None:
 
 
 @app.command()
-def validate(recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")],
-             set_: Sets = None) -> None:
+def validate(
+    recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")], set_: Sets = None
+) -> None:
     """Check recipes without training; every problem of every file is reported."""
     from disentangle.recipe import load_recipe
 
@@ -142,12 +150,16 @@ def plugins() -> None:
 @app.command()
 def traverse(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
-    code: Annotated[Optional[str], typer.Option(help="Code name or index (default: all).")] = None,  # noqa: UP045, E501
-    span: Annotated[tuple[float, float], typer.Option("--range", help="Continuous codes' range.")] = (-1.0, 1.0),  # noqa: E501
+    code: Annotated[str | None, typer.Option(help="Code name or index (default: all).")] = None,
+    span: Annotated[
+        tuple[float, float], typer.Option("--range", help="Continuous codes' range.")
+    ] = (-1.0, 1.0),
     steps: Annotated[int, typer.Option(help="Columns for a continuous code.")] = 10,
     rows: Annotated[int, typer.Option(help="Rows (fixed noise and other codes).")] = 10,
     seed: int = 0,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder (default RUN/figures).")] = None,  # noqa: UP045, E501
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default RUN/figures).")
+    ] = None,
 ) -> None:
     """One PNG per code: that code varies left → right, each row fixes the rest."""
     with user_errors():
@@ -160,8 +172,9 @@ def traverse(
         chosen = range(len(names)) if code is None else [_code_index(code, names)]
         folder = out_dir or run.path / "figures"
         for i in chosen:
-            images, cols = run.traverse(i, rows=rows, steps=steps, span=span, seed=seed,
-                                        trained=trained)
+            images, cols = run.traverse(
+                i, rows=rows, steps=steps, span=span, seed=seed, trained=trained
+            )
             path = save_grid(images, folder / f"traverse-{names[i]}.png", cols)
             out.print(f"wrote {path}")
 
@@ -171,8 +184,10 @@ def _code_index(code: str, names: list[str]) -> int:
         return int(code)
     if code in names:
         return names.index(code)
-    raise DisentangleError(f"no code {code!r}; the run's codes are {', '.join(names)} "
-                           f"(or an index 0..{len(names) - 1})")
+    raise DisentangleError(
+        f"no code {code!r}; the run's codes are {', '.join(names)} "
+        f"(or an index 0..{len(names) - 1})"
+    )
 
 
 @app.command()
@@ -180,7 +195,10 @@ def sample(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
     n: Annotated[int, typer.Option(help="Number of images.")] = 100,
     seed: int = 0,
-    output: Annotated[Optional[Path], typer.Option("--out", help="PNG path (default RUN/figures/samples-SEED.png).")] = None,  # noqa: UP045, E501
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="PNG path (default RUN/figures/samples-SEED.png)."),
+    ] = None,
 ) -> None:
     """A grid of generated images."""
     with user_errors():

@@ -19,8 +19,9 @@ def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
-def traversal_latents(comps: Components, code: int, rows: int, steps: int,
-                      span: tuple[float, float], seed: int) -> tuple[torch.Tensor, int]:
+def traversal_latents(
+    comps: Components, code: int, rows: int, steps: int, span: tuple[float, float], seed: int
+) -> tuple[torch.Tensor, int]:
     """Latents for one code's traversal, row-major, and the number of columns.
 
     Each row keeps its noise and other codes fixed; the same seed gives the same rows for every
@@ -36,8 +37,9 @@ def traversal_latents(comps: Components, code: int, rows: int, steps: int,
 
 
 @torch.no_grad()
-def render(generator: nn.Module, latents: torch.Tensor, value_range: tuple[float, float],
-           batch: int = 256) -> torch.Tensor:
+def render(
+    generator: nn.Module, latents: torch.Tensor, value_range: tuple[float, float], batch: int = 256
+) -> torch.Tensor:
     """Images in [0, 1] from a generator in eval mode (its train mode is restored)."""
     was_training = generator.training
     generator.eval()

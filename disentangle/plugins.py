@@ -21,6 +21,7 @@ from disentangle.registry import Registry
 
 GROUP = "disentangle"
 ENV_VAR = "DISENTANGLE_PLUGINS"
+OWN_DISTRIBUTION = "disentangle-toolkit"
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,18 @@ class PluginHost:
         }
 
     def load(self) -> None:
-        """Import every allowed entry point, then let each plugin fill the registries."""
+        """Import every allowed entry point (this toolkit's own first), then run its hooks."""
         if self._done:
             return
         self._done = True
-        for ep in _allowed(entry_points(group=GROUP)):
+        eps = sorted(
+            _allowed(entry_points(group=GROUP)),
+            key=lambda ep: (_distribution(ep)[0] != OWN_DISTRIBUTION, ep.name),
+        )
+        for ep in eps:
             provider, version = _distribution(ep)
             try:
-                module = ep.load()
-                self.manager.register(module, name=ep.name)
+                self._register(ep.load(), ep.name, provider, version)
             except Exception as exc:  # a broken plugin must not take the rest down
                 failure = PluginFailure(ep.name, provider, f"{type(exc).__name__}: {exc}")
                 self.failures.append(failure)
@@ -82,27 +86,49 @@ class PluginHost:
                     f"skipped: {failure.error}",
                     file=sys.stderr,
                 )
-                continue
-            self.loaded.append(LoadedPlugin(ep.name, provider, version))
-        self.manager.check_pending()
-        for plugin in self.loaded:
-            self._run_hooks(plugin.name, plugin.provider, plugin.version)
 
-    def add(self, plugin: ModuleType | object, name: str, provider: str = "", version: str = "") -> None:
+    def add(
+        self, plugin: ModuleType | object, name: str, provider: str = "", version: str = ""
+    ) -> None:
         """Register an in-process plugin object (tests, notebooks) and run its hooks."""
         self.load()
-        self.manager.register(plugin, name=name)
-        self.manager.check_pending()
-        self._run_hooks(name, provider or name, version)
+        self._register(plugin, name, provider or name, version)
 
-    def _run_hooks(self, name: str, provider: str, version: str) -> None:
-        for kind, registry in self.registries.items():
-            caller = getattr(self.manager.hook, f"register_{kind}")
-            for impl in caller.get_hookimpls():
-                if impl.plugin_name == name:
-                    impl.function(
-                        register=partial(registry.register, provider=provider, version=version)
-                    )
+    def _register(
+        self, plugin: ModuleType | object, name: str, provider: str, version: str
+    ) -> None:
+        """Validate one plugin's hooks and run them; on any error, undo all of it and raise."""
+        added: list[tuple[Registry[Any], str]] = []
+        self.manager.register(plugin, name=name)
+        try:
+            self.manager.check_pending()
+            for kind, registry in self.registries.items():
+                caller = getattr(self.manager.hook, f"register_{kind}")
+                for impl in caller.get_hookimpls():
+                    if impl.plugin_name == name:
+                        impl.function(
+                            register=partial(
+                                _recording, registry, added, provider=provider, version=version
+                            )
+                        )
+        except Exception:
+            self.manager.unregister(name=name)
+            for registry, entry in added:
+                registry.unregister(entry)
+            raise
+        self.loaded.append(LoadedPlugin(name, provider, version))
+
+
+def _recording(
+    registry: Registry[Any],
+    added: list[tuple[Registry[Any], str]],
+    name: str,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    entry = registry.register(name, *args, **kwargs)
+    added.append((registry, name))
+    return entry
 
 
 def _allowed(eps: Any) -> list[EntryPoint]:

@@ -6,10 +6,11 @@ or backbone is as valid in a recipe as a built-in one.
 
 from __future__ import annotations
 
-import tomllib
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import tomllib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from disentangle.errors import Problem, RecipeError
@@ -92,7 +93,8 @@ def recipe_model() -> type[BaseModel]:
         "backbone": (_union(host.backbones, BackboneFields), ...),
         "dataset": (_union(host.datasets, DatasetFields), ...),
         "estimator": (
-            _union(host.estimators, None), Field({"type": "variational"}, validate_default=True)
+            _union(host.estimators, None),
+            Field({"type": "variational"}, validate_default=True),
         ),
         "optim": (Optim, Optim()),
         "train": (Train, Train()),
@@ -111,28 +113,36 @@ _REGISTRY_OF = {
 }
 
 
-def key_path(loc: tuple[int | str, ...]) -> str:
-    """A pydantic location as a TOML key path: ('codes', 1, 'k') -> 'codes[1].k'."""
-    out = ""
+def key_path(loc: tuple[int | str, ...], data: Any) -> str:
+    """A pydantic location as a TOML key path: ('codes', 1, 'k') -> 'codes[1].k'.
+
+    Union members show up in locations as their tag (the table's `type`); they are skipped.
+    """
+    out, node = "", data
     for part in loc:
+        if isinstance(node, dict) and part not in node and part == node.get("type"):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
-        elif "[" in part or part in ("function-after", "function-before"):
-            continue  # union-member markers like "CategoricalParams[categorical]"
         else:
             out += f".{part}" if out else part
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
     return out
 
 
-def _problems(err: ValidationError) -> list[Problem]:
+def _problems(err: ValidationError, data: Any) -> list[Problem]:
     problems = []
     for e in err.errors():
-        where = key_path(e["loc"])
-        if e["type"] == "union_tag_invalid":
-            tag = e.get("ctx", {}).get("tag", e["input"].get("type"))
+        where = key_path(e["loc"], data)
+        tagged = e["type"] == "union_tag_invalid"
+        if tagged or (e["type"] == "literal_error" and e["loc"][-1] == "type"):
+            tag = e["ctx"]["tag"] if tagged else e["input"]
             registry = host.registries[_REGISTRY_OF[str(e["loc"][0])]]
             message = str(UnknownNameError(registry.kind, str(tag), registry.names()))
-            problems.append(Problem(f"{where}.type", message))
+            problems.append(Problem(where if where.endswith(".type") else f"{where}.type", message))
             continue
         if e["type"] == "union_tag_not_found":
             names = ", ".join(host.registries[_REGISTRY_OF[str(e["loc"][0])]].names())
@@ -150,7 +160,7 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b[1].c` in nested dicts/lists, creating tables as needed."""
     node: Any = data
     parts = _split_key(dotted)
-    for part, following in zip(parts, parts[1:], strict=False):
+    for part, following in pairwise(parts):
         if isinstance(part, int):
             node = node[part]
         else:
@@ -195,7 +205,7 @@ def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
     try:
         recipe = recipe_model().model_validate(data)
     except ValidationError as err:
-        raise RecipeError(source, _problems(err)) from None
+        raise RecipeError(source, _problems(err, data)) from None
     from disentangle.build import check_compatible
 
     problems = check_compatible(recipe)
@@ -221,4 +231,3 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def to_data(recipe: BaseModel) -> dict[str, Any]:
     """The resolved recipe as plain data (the form stored in run folders)."""
     return recipe.model_dump(mode="json", by_alias=True)
-

@@ -88,17 +88,30 @@ class Run:
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{sidecar}: weights do not fit the recipe ({exc})") from None
         value_range = tuple(recipe.dataset.value_range or comps.backbone.output_range)
-        return Trained(generator.to(device).eval(), discriminator.to(device).eval(), comps,
-                       recipe, value_range, meta["iteration"])
+        return Trained(
+            generator.to(device).eval(),
+            discriminator.to(device).eval(),
+            comps,
+            recipe,
+            value_range,
+            meta["iteration"],
+        )
 
     def sample(self, n: int = 100, seed: int = 0, trained: Trained | None = None) -> torch.Tensor:
         """`n` generated images in [0, 1]."""
         t = trained or self.load()
         return render(t.generator, sample_latents(t.components, n, seed), t.value_range)
 
-    def traverse(self, code: int, *, rows: int = 10, steps: int = 10,
-                 span: tuple[float, float] = (-1.0, 1.0), seed: int = 0,
-                 trained: Trained | None = None) -> tuple[torch.Tensor, int]:
+    def traverse(
+        self,
+        code: int,
+        *,
+        rows: int = 10,
+        steps: int = 10,
+        span: tuple[float, float] = (-1.0, 1.0),
+        seed: int = 0,
+        trained: Trained | None = None,
+    ) -> tuple[torch.Tensor, int]:
         """One code's traversal grid in [0, 1] (row-major) and its number of columns."""
         t = trained or self.load()
         latents, cols = traversal_latents(t.components, code, rows, steps, span, seed)

@@ -14,8 +14,14 @@ class DeviceBatches:
     was interrupted or not: resuming needs no sampler state.
     """
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int,
-                 value_range: tuple[float, float], device: torch.device) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        value_range: tuple[float, float],
+        device: torch.device,
+    ) -> None:
         if images.shape[0] < batch_size:
             raise DatasetError(
                 f"the dataset has {images.shape[0]} images, fewer than one batch ({batch_size})"

@@ -18,7 +18,7 @@ from disentangle.checkpoint import load_checkpoint, save_checkpoint
 from disentangle.errors import RunDirError, TrainingError
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.plugins import host
-from disentangle.recipe import load_recipe, set_dotted, to_data, parse_override, validate_recipe
+from disentangle.recipe import load_recipe, parse_override, set_dotted, to_data, validate_recipe
 from disentangle.run import Run
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
@@ -34,19 +34,31 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def train(recipe: BaseModel | str | Path, out: str | Path | None = None, *,
-          overwrite: bool = False, progress: bool = False) -> Run:
+def train(
+    recipe: BaseModel | str | Path,
+    out: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Run:
     """Train a recipe (a validated model or a TOML path) into a new run folder."""
     if not isinstance(recipe, BaseModel):
         recipe = load_recipe(recipe)
     run = Run(out if out is not None else Path("runs") / recipe.name)
-    _claim(run, overwrite)
+    if (run.exists() or run.checkpoints()) and not overwrite:
+        raise RunDirError(
+            f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
+            "--overwrite to replace it, or choose another --out"
+        )
+    trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
+    _clear(run)
     run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
-    return Trainer(recipe, run).fit(progress)
+    return trainer.fit(progress)
 
 
-def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-           progress: bool = False) -> Run:
+def resume(
+    run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *, progress: bool = False
+) -> Run:
     """Continue a run from its last checkpoint; `overrides` (e.g. train.iterations=N) apply."""
     run = Run(run_dir)
     sidecar = run.latest_checkpoint()
@@ -59,25 +71,20 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
     return Trainer(recipe, run, state, meta["iteration"]).fit(progress)
 
 
-def _claim(run: Run, overwrite: bool) -> None:
-    """Refuse a folder that holds another run unless told to overwrite it."""
-    if run.exists() or run.checkpoints():
-        if not overwrite:
-            raise RunDirError(
-                f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
-                "--overwrite to replace it, or choose another --out"
-            )
-        for folder in ("checkpoints", "samples", "traversals"):
-            shutil.rmtree(run.path / folder, ignore_errors=True)
-        run.metrics_path.unlink(missing_ok=True)
+def _clear(run: Run) -> None:
+    """Remove a previous run's files (only the ones training writes) and make the folder."""
+    for folder in ("checkpoints", "samples", "traversals", "figures"):
+        shutil.rmtree(run.path / folder, ignore_errors=True)
+    run.metrics_path.unlink(missing_ok=True)
     run.path.mkdir(parents=True, exist_ok=True)
 
 
 class Trainer:
     """Builds the models from a recipe, restores a checkpoint's state, and runs iterations."""
 
-    def __init__(self, recipe: Any, run: Run, state: dict[str, Any] | None = None,
-                 iteration: int = 0) -> None:
+    def __init__(
+        self, recipe: Any, run: Run, state: dict[str, Any] | None = None, iteration: int = 0
+    ) -> None:
         self.recipe, self.run, self.iteration = recipe, run, iteration
         t = recipe.train
         self.device = resolve_device(t.device)
@@ -90,19 +97,24 @@ class Trainer:
         o = recipe.optim
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
         self.models = Models(
-            g, d, est,
-            torch.optim.Adam([*d.parameters(), *est.parameters()], lr=o.lr_d,
-                             betas=(o.beta1, o.beta2), **fused),
+            g,
+            d,
+            est,
+            torch.optim.Adam(
+                [*d.parameters(), *est.parameters()], lr=o.lr_d, betas=(o.beta1, o.beta2), **fused
+            ),
             torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2), **fused),
         )
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         if state is not None:
             self._restore(state)
         data = self.comps.dataset.load()
-        self.batches = DeviceBatches(data.images, t.batch_size, t.seed, self.value_range,
-                                     self.device)
-        self.step = InfoGANStep(self.comps, self.models, self.rng, self.device,
-                                t.precision == "bf16")
+        self.batches = DeviceBatches(
+            data.images, t.batch_size, t.seed, self.value_range, self.device
+        )
+        self.step = InfoGANStep(
+            self.comps, self.models, self.rng, self.device, t.precision == "bf16"
+        )
 
     def _state(self) -> dict[str, Any]:
         m = self.models
@@ -139,8 +151,13 @@ class Trainer:
         }
 
     def _checkpoint(self) -> Path:
-        return save_checkpoint(self.run.checkpoints_dir, self.iteration, self._state(),
-                               self._meta(), self.recipe.train.keep_checkpoints)
+        return save_checkpoint(
+            self.run.checkpoints_dir,
+            self.iteration,
+            self._state(),
+            self._meta(),
+            self.recipe.train.keep_checkpoints,
+        )
 
     def _truncate_metrics(self) -> None:
         """Drop lines a killed run logged after the checkpoint it resumes from."""
@@ -174,8 +191,14 @@ class Trainer:
         """One PNG per code: the code varies left → right, rows fix noise and other codes."""
         im, paths = self.recipe.images, []
         for i, name in enumerate(self.comps.code_names):
-            latents, cols = traversal_latents(self.comps, i, im.traversal_rows, im.traversal_steps,
-                                              im.traversal_range, self.recipe.train.seed)
+            latents, cols = traversal_latents(
+                self.comps,
+                i,
+                im.traversal_rows,
+                im.traversal_steps,
+                im.traversal_range,
+                self.recipe.train.seed,
+            )
             grid = render(self.models.generator, latents, self.value_range)
             paths.append(save_grid(grid, self.run.path / "traversals" / f"{name}.png", cols))
         return paths
@@ -187,8 +210,10 @@ class Trainer:
         totals = torch.zeros(2 + len(self.comps.codes), device=self.device)
         count, last_good = 0, None
         started = time.perf_counter()
-        with TrainingProgress(t.iterations, self.iteration, show_progress) as bar, \
-                self.run.metrics_path.open("a") as log:
+        with (
+            TrainingProgress(t.iterations, self.iteration, show_progress) as bar,
+            self.run.metrics_path.open("a") as log,
+        ):
             while self.iteration < t.iterations:
                 totals += self.step(self.batches.batch(self.iteration))
                 count += 1
@@ -199,13 +224,14 @@ class Trainer:
                     record = self._record(totals, count, time.perf_counter() - started)
                     log.write(json.dumps(record) + "\n")
                     log.flush()
-                    if not math.isfinite(record["loss_d"] + record["loss_g"] + sum(
-                            record["mi"].values())):
+                    if not math.isfinite(
+                        record["loss_d"] + record["loss_g"] + sum(record["mi"].values())
+                    ):
                         kept = f"; the last good checkpoint is {last_good}" if last_good else ""
                         raise TrainingError(
                             f"non-finite loss at iteration {self.iteration} (D {record['loss_d']},"
                             f" G {record['loss_g']}); training stopped{kept}. Try a lower "
-                            "learning rate or precision = \"fp32\"."
+                            'learning rate or precision = "fp32".'
                         )
                     bar.update(self.iteration, record)
                     totals.zero_()

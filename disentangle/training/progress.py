@@ -30,6 +30,8 @@ class TrainingProgress:
 
     def update(self, iteration: int, record: dict[str, object]) -> None:
         li = " ".join(f"{k} {v:.3f}" for k, v in record["mi"].items())  # type: ignore[union-attr]
-        stats = (f"{record['iterations_per_s']:.1f} it/s {record['images_per_s']:.0f} img/s  "
-                 f"D {record['loss_d']:.3f} G {record['loss_g']:.3f}  L_I: {li}")
+        stats = (
+            f"{record['iterations_per_s']:.1f} it/s {record['images_per_s']:.0f} img/s  "
+            f"D {record['loss_d']:.3f} G {record['loss_g']:.3f}  L_I: {li}"
+        )
         self.progress.update(self.task, completed=iteration, stats=stats)

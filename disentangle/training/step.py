@@ -29,10 +29,16 @@ class Models:
 
 
 class InfoGANStep:
-    """Runs iterations; returns the detached losses [loss_d, loss_g, L_I per code]."""
+    """Runs iterations; returns [D loss, G loss (adversarial parts), L_I per code], detached."""
 
-    def __init__(self, comps: Components, models: Models, generator: torch.Generator,
-                 device: torch.device, bf16: bool) -> None:
+    def __init__(
+        self,
+        comps: Components,
+        models: Models,
+        generator: torch.Generator,
+        device: torch.device,
+        bf16: bool,
+    ) -> None:
         self.comps, self.m, self.rng, self.device = comps, models, generator, device
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
@@ -56,8 +62,8 @@ class InfoGANStep:
             features = d.trunk(fake)
             fake_logits = d.d_head(features).flatten()
             bounds = m.estimator(q_head(features), codes)
-            loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-            loss_d = loss_d.float() - (self.weights * bounds).sum()
+            adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
+            loss_d = adv_d - (self.weights * bounds).sum()
             if self.any_free:
                 free_bounds = m.estimator(q_head(features.detach()), codes)
                 loss_d = loss_d - (self.free * free_bounds).sum()
@@ -70,10 +76,11 @@ class InfoGANStep:
         with self.autocast:
             logits, q = d(m.generator(latents))
             g_bounds = m.estimator(q, codes)
-            loss_g = F.softplus(-logits).mean().float() - (self.weights * g_bounds).sum()
+            adv_g = F.softplus(-logits).mean().float()
+            loss_g = adv_g - (self.weights * g_bounds).sum()
         m.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         m.opt_g.step()
         d.requires_grad_(True)
 
-        return torch.cat([torch.stack([loss_d, loss_g]), bounds]).detach()
+        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()

@@ -24,8 +24,9 @@ def scaled(channels: int, width: float) -> int:
 
 def conv(c_in: int, c_out: int, slope: float, bn: bool, stride: int = 2) -> list[nn.Module]:
     """4×4 conv (stride 2 halves the size), optional BN, leaky ReLU."""
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same",
-                                         bias=not bn)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same", bias=not bn)
+    ]
     if bn:
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.LeakyReLU(slope))

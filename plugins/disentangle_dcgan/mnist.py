@@ -37,18 +37,23 @@ class MnistBackbone(Backbone):
         self.output_range = OUTPUT_RANGE[spec.output]
         w = spec.width
         self.c1, self.c2, self.hidden, self.q_hidden = (
-            scaled(64, w), scaled(128, w), scaled(1024, w), scaled(128, w)
+            scaled(64, w),
+            scaled(128, w),
+            scaled(1024, w),
+            scaled(128, w),
         )
 
     def generator(self, latent_dim: int) -> nn.Module:
-        return init_weights(nn.Sequential(
-            *fc(latent_dim, self.hidden, nn.ReLU()),
-            *fc(self.hidden, 7 * 7 * self.c2, nn.ReLU()),
-            nn.Unflatten(1, (self.c2, 7, 7)),
-            *upconv(self.c2, self.c1, bn=True),
-            nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
-            output_activation(self.spec.output),
-        ))
+        return init_weights(
+            nn.Sequential(
+                *fc(latent_dim, self.hidden, nn.ReLU()),
+                *fc(self.hidden, 7 * 7 * self.c2, nn.ReLU()),
+                nn.Unflatten(1, (self.c2, 7, 7)),
+                *upconv(self.c2, self.c1, bn=True),
+                nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
+                output_activation(self.spec.output),
+            )
+        )
 
     def discriminator(self, q_dim: int) -> Discriminator:
         slope = self.spec.leaky_slope
@@ -58,6 +63,8 @@ class MnistBackbone(Backbone):
             nn.Flatten(),
             *fc(7 * 7 * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
-        return init_weights(Discriminator(
-            trunk, nn.Linear(self.hidden, 1), q_head(self.hidden, self.q_hidden, q_dim, slope)
-        ))
+        return init_weights(
+            Discriminator(
+                trunk, nn.Linear(self.hidden, 1), q_head(self.hidden, self.q_hidden, q_dim, slope)
+            )
+        )

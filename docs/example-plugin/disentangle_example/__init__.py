@@ -1,0 +1,92 @@
+"""An example third-party plugin: a Bernoulli latent code and a tiny MLP backbone."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from disentangle import Backbone, Discriminator, LatentCode, Params, hookimpl
+
+OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+class BernoulliParams(Params):
+    dim: int = Field(1, ge=1, description="number of independent binary values")
+
+
+class Bernoulli(LatentCode):
+    """Bernoulli(1/2)^dim with values in {0, 1}; Q outputs one logit per value."""
+
+    def __init__(self, spec: BernoulliParams) -> None:
+        self.dim = self.q_dim = spec.dim
+
+    def sample(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        return torch.randint(2, (n, self.dim), generator=generator, device=device).float()
+
+    def log_likelihood(self, q_out: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        bce = F.binary_cross_entropy_with_logits(q_out.float(), c, reduction="none")
+        return -bce.sum(dim=1)
+
+    def entropy(self) -> float:
+        return self.dim * math.log(2)
+
+    def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
+        return torch.tensor([[0.0], [1.0]]).expand(2, self.dim)
+
+    def representation(self, q_out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(q_out.float())
+
+
+class TinyMlpParams(Params):
+    hidden: int = Field(256, ge=1, description="width of the hidden layers of G and D")
+    image_size: int = Field(28, ge=1, description="side of the square images")
+    channels: int = Field(1, ge=1)
+    output: Literal["tanh", "sigmoid"] = Field("sigmoid", description="G's output activation")
+
+
+class TinyMlp(Backbone):
+    """G: FC → ReLU → FC → ReLU → FC → output; D/Q trunk: FC → lReLU → FC → lReLU."""
+
+    def __init__(self, spec: TinyMlpParams) -> None:
+        self.spec = spec
+        self.image_shape = (spec.channels, spec.image_size, spec.image_size)
+        self.output_range = OUTPUT_RANGE[spec.output]
+        self.pixels = math.prod(self.image_shape)
+
+    def generator(self, latent_dim: int) -> nn.Module:
+        h = self.spec.hidden
+        return nn.Sequential(
+            nn.Linear(latent_dim, h),
+            nn.ReLU(),
+            nn.Linear(h, h),
+            nn.ReLU(),
+            nn.Linear(h, self.pixels),
+            nn.Tanh() if self.spec.output == "tanh" else nn.Sigmoid(),
+            nn.Unflatten(1, self.image_shape),
+        )
+
+    def discriminator(self, q_dim: int) -> Discriminator:
+        h = self.spec.hidden
+        trunk = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(self.pixels, h),
+            nn.LeakyReLU(0.2),
+            nn.Linear(h, h),
+            nn.LeakyReLU(0.2),
+        )
+        return Discriminator(trunk, nn.Linear(h, 1), nn.Linear(h, q_dim))
+
+
+@hookimpl
+def register_codes(register):
+    register("bernoulli", Bernoulli, BernoulliParams)
+
+
+@hookimpl
+def register_backbones(register):
+    register("tiny_mlp", TinyMlp, TinyMlpParams)

@@ -1,0 +1,94 @@
+"""Shared fixtures: a tiny CPU recipe on the procedural dataset."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+TINY_RECIPE: dict[str, Any] = {
+    "name": "tiny",
+    "noise": {"type": "uniform", "dim": 4},
+    "codes": [
+        {"type": "categorical", "name": "shape", "k": 3},
+        {"type": "uniform", "name": "x", "lambda": 0.1},
+    ],
+    "backbone": {"type": "mnist", "width": 0.125},
+    "dataset": {
+        "type": "procedural",
+        "resolution": 28,
+        "scales": 2,
+        "orientations": 2,
+        "positions_x": 4,
+        "positions_y": 4,
+    },
+    "train": {
+        "iterations": 6,
+        "batch_size": 8,
+        "log_every": 2,
+        "checkpoint_every": 2,
+        "sample_every": 3,
+    },
+    "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+}
+
+
+@pytest.fixture(autouse=True)
+def _few_threads() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny_recipe() -> dict[str, Any]:
+    """A fresh copy of a recipe that trains in well under a second."""
+    return copy.deepcopy(TINY_RECIPE)
+
+
+def write_toml(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+TINY_TOML = """
+name = "tiny"
+[noise]
+type = "uniform"
+dim = 4
+[[codes]]
+type = "categorical"
+name = "shape"
+k = 3
+[[codes]]
+type = "uniform"
+name = "x"
+lambda = 0.1
+[backbone]
+type = "mnist"
+width = 0.125
+[dataset]
+type = "procedural"
+resolution = 28
+scales = 2
+orientations = 2
+positions_x = 4
+positions_y = 4
+[train]
+iterations = 6
+batch_size = 8
+log_every = 2
+checkpoint_every = 2
+sample_every = 3
+[images]
+samples = 4
+traversal_rows = 2
+traversal_steps = 3
+"""
+
+
+@pytest.fixture
+def tiny_toml(tmp_path: Path) -> Path:
+    """The tiny recipe as a TOML file."""
+    return write_toml(tmp_path / "tiny.toml", TINY_TOML)

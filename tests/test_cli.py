@@ -1,0 +1,166 @@
+"""The CLI: each command works, and bad input gives a clear message, exit 1, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from disentangle.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def assert_clean_failure(code: int, output: str, *needles: str) -> None:
+    assert code == 1, output
+    assert "Traceback" not in output
+    flat = " ".join(output.replace("│", " ").split())
+    for needle in needles:
+        assert needle in flat, f"{needle!r} not in:\n{output}"
+
+
+@pytest.fixture
+def trained(tiny_toml: Path, tmp_path: Path) -> Path:
+    code, output = invoke("run", str(tiny_toml), "--out", str(tmp_path / "run"), "--quiet")
+    assert code == 0, output
+    return tmp_path / "run"
+
+
+def test_help_is_fast_and_does_not_import_torch() -> None:
+    code = "import sys; from disentangle.cli import app; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+    help_run = subprocess.run(
+        [sys.executable, "-m", "disentangle", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "run" in help_run.stdout and "traverse" in help_run.stdout
+
+
+def test_run_writes_a_complete_run_folder(trained: Path) -> None:
+    assert (trained / "metrics.jsonl").is_file()
+    assert list((trained / "checkpoints").glob("*.safetensors"))
+    assert list((trained / "samples").glob("*.png"))
+    assert list((trained / "traversals").glob("*.png"))
+
+
+def test_validate_reports_every_problem_of_every_file(tmp_path: Path, tiny_toml: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        tiny_toml.read_text()
+        .replace('"categorical"', '"categorcal"')
+        .replace("batch_size = 8", "batch_size = -1\nbogus = 1")
+    )
+    code, output = invoke("validate", str(tiny_toml), str(bad))
+    assert_clean_failure(
+        code,
+        output,
+        "3 problem(s)",
+        "codes[0].type",
+        "Did you mean 'categorical'",
+        "train.batch_size",
+        "-1",
+        "train.bogus",
+        "unknown key",
+    )
+    assert f"ok {tiny_toml}" in " ".join(output.split())
+
+
+def test_set_overrides_are_validated(tiny_toml: Path, tmp_path: Path) -> None:
+    code, output = invoke(
+        "run", str(tiny_toml), "--set", "optim.lr_g=0", "--out", str(tmp_path / "r")
+    )
+    assert_clean_failure(code, output, "optim.lr_g", "greater than 0")
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_dataset_names_the_expected_layout(tiny_toml: Path, tmp_path: Path) -> None:
+    text = tiny_toml.read_text()
+    start = text.index("[dataset]")
+    end = text.index("[train]")
+    text = text[:start] + f'[dataset]\ntype = "mnist"\nroot = "{tmp_path}/nothing"\n' + text[end:]
+    tiny_toml.write_text(text)
+    code, output = invoke("run", str(tiny_toml), "--out", str(tmp_path / "r"))
+    assert_clean_failure(code, output, "train-images-idx3-ubyte", "download = true")
+    assert not (tmp_path / "r").exists()  # nothing claimed the folder
+
+
+def test_an_occupied_output_folder_is_refused(trained: Path, tiny_toml: Path) -> None:
+    before = sorted(p.name for p in (trained / "checkpoints").iterdir())
+    code, output = invoke("run", str(tiny_toml), "--out", str(trained))
+    assert_clean_failure(code, output, "already holds a run", "--resume", "--overwrite")
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == before
+
+
+def test_resume_continues_and_extends(trained: Path) -> None:
+    code, output = invoke("run", "--resume", str(trained), "--set", "train.iterations=8", "--quiet")
+    assert code == 0, output
+    assert (trained / "checkpoints" / "ckpt-0000008.json").is_file()
+
+
+def test_resume_with_a_different_recipe_is_refused(trained: Path, tiny_toml: Path) -> None:
+    code, output = invoke(
+        "run", str(tiny_toml), "--set", "optim.lr_g=0.01", "--resume", str(trained)
+    )
+    assert_clean_failure(code, output, "differs")
+
+
+def test_corrupt_checkpoint_is_a_clear_error(trained: Path) -> None:
+    weights = sorted((trained / "checkpoints").glob("*.safetensors"))[-1]
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for args in (
+        ("run", "--resume", str(trained)),
+        ("sample", str(trained)),
+        ("traverse", str(trained)),
+    ):
+        code, output = invoke(*args)
+        assert_clean_failure(code, output, "truncated", weights.name)
+
+
+def test_sample_and_traverse_write_pngs(trained: Path, tmp_path: Path) -> None:
+    code, output = invoke("sample", str(trained), "--n", "4", "--out", str(tmp_path / "s.png"))
+    assert code == 0, output
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    checkpoint = sorted((trained / "checkpoints").glob("*.json"))[0]
+    code, output = invoke(
+        "traverse",
+        str(checkpoint),
+        "--code",
+        "x",
+        "--range",
+        "-2",
+        "2",
+        "--rows",
+        "2",
+        "--out",
+        str(tmp_path / "t"),
+    )
+    assert code == 0, output
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["traverse-x.png"]
+    code, output = invoke("traverse", str(trained), "--code", "nope")
+    assert_clean_failure(code, output, "no code 'nope'", "shape, x")
+
+
+def test_plugins_lists_every_first_party_component() -> None:
+    code, output = invoke("plugins")
+    assert code == 0, output
+    for name in (
+        "categorical",
+        "uniform",
+        "gaussian",
+        "mnist",
+        "variational",
+        "fashion_mnist",
+        "procedural",
+        "disentangle-toolkit",
+    ):
+        assert name in output
