@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from disentangle import hookspecs
-from disentangle.registry import Registry
+from disentangle.registry import Entry, Registry
 
 GROUP = "disentangle"
 ENV_VAR = "DISENTANGLE_PLUGINS"
@@ -98,7 +98,7 @@ class PluginHost:
         self, plugin: ModuleType | object, name: str, provider: str, version: str
     ) -> None:
         """Validate one plugin's hooks and run them; on any error, undo all of it and raise."""
-        added: list[tuple[Registry[Any], str]] = []
+        added: list[tuple[Registry[Any], str, Entry[Any] | None]] = []
         self.manager.register(plugin, name=name)
         try:
             self.manager.check_pending()
@@ -113,21 +113,25 @@ class PluginHost:
                         )
         except Exception:
             self.manager.unregister(name=name)
-            for registry, entry in added:
-                registry.unregister(entry)
+            for registry, name_added, replaced in reversed(added):
+                registry.unregister(name_added)
+                if replaced is not None:
+                    registry.restore(replaced)
             raise
         self.loaded.append(LoadedPlugin(name, provider, version))
 
 
 def _recording(
     registry: Registry[Any],
-    added: list[tuple[Registry[Any], str]],
+    added: list[tuple[Registry[Any], str, Entry[Any] | None]],
     name: str,
     *args: Any,
     **kwargs: Any,
-) -> Any:
+) -> Entry[Any]:
+    """Register, remembering what to undo: the name, and the entry it replaced if any."""
+    replaced = registry.get(name) if name in registry else None
     entry = registry.register(name, *args, **kwargs)
-    added.append((registry, name))
+    added.append((registry, name, replaced))
     return entry
 
 

@@ -98,6 +98,10 @@ class Registry(Generic[T]):
     def unregister(self, name: str) -> None:
         self._entries.pop(name, None)
 
+    def restore(self, entry: Entry[T]) -> None:
+        """Put back an entry exactly as it was (used to undo a failed plugin)."""
+        self._entries[entry.name] = entry
+
     def get(self, name: str) -> Entry[T]:
         self._load()
         try:

@@ -1,0 +1,154 @@
+"""A dSprites-like ground-truth dataset drawn by code: shape, scale, orientation and position."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import Field, model_validator
+
+from disentangle import Dataset, ImageData, Params
+
+FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
+SHAPE_NAMES = ("square", "ellipse", "heart")
+#: circumradius of a shape at scale 1, as a fraction of the image side (also the position margin)
+MAX_RADIUS = 0.2
+#: pixels per chunk when rendering: bounds the float32 temporaries to a few tens of MB each
+CHUNK_PIXELS = 1 << 22
+
+
+class ProceduralParams(Params):
+    resolution: int = Field(64, ge=8, description="image side in pixels")
+    shapes: int = Field(3, ge=1, le=3, description="the first k of square, ellipse, heart")
+    scales: int = Field(6, ge=1, description="scale steps from 0.5 to 1 of the largest size")
+    orientations: int = Field(40, ge=1, description="rotation steps over [0, 2π)")
+    positions_x: int = Field(32, ge=1, description="horizontal position steps, left to right")
+    positions_y: int = Field(32, ge=1, description="vertical position steps, top to bottom")
+    size: int | None = Field(
+        None, ge=1, description="images drawn from the factor grid; none: the whole grid"
+    )
+    seed: int = Field(0, description="which images `size` draws")
+
+    @model_validator(mode="after")
+    def _size_fits(self) -> ProceduralParams:
+        total = math.prod(
+            (self.shapes, self.scales, self.orientations, self.positions_x, self.positions_y)
+        )
+        if self.size is not None and self.size > total:
+            raise ValueError(f"size {self.size} exceeds the {total} images of the factor grid")
+        return self
+
+
+def _steps(lo: float, hi: float, n: int) -> list[float]:
+    """`n` evenly spaced values from lo to hi inclusive; one step sits in the middle."""
+    if n == 1:
+        return [(lo + hi) / 2]
+    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+
+
+class Procedural(Dataset):
+    """Binary sprites (square, ellipse, heart) rendered from factor indices, no files."""
+
+    factor_names = FACTOR_NAMES
+
+    def __init__(self, spec: ProceduralParams) -> None:
+        self.resolution = res = spec.resolution
+        self.factor_sizes = (
+            spec.shapes,
+            spec.scales,
+            spec.orientations,
+            spec.positions_x,
+            spec.positions_y,
+        )
+        self.image_shape = (1, res, res)
+        self.size, self.seed = spec.size, spec.seed
+        # value tables, computed once from Python floats: every render gathers the same bits
+        angles = [2 * math.pi * i / spec.orientations for i in range(spec.orientations)]
+        self._cos = torch.tensor([math.cos(a) for a in angles], dtype=torch.float32)
+        self._sin = torch.tensor([math.sin(a) for a in angles], dtype=torch.float32)
+        radii = [MAX_RADIUS * s for s in _steps(0.5, 1.0, spec.scales)]
+        self._inv_radius = torch.tensor([1 / r for r in radii], dtype=torch.float32)
+        self._x = torch.tensor(_steps(MAX_RADIUS, 1 - MAX_RADIUS, spec.positions_x))
+        self._y = torch.tensor(_steps(MAX_RADIUS, 1 - MAX_RADIUS, spec.positions_y))
+        self._pixels = (torch.arange(res, dtype=torch.float32) + 0.5) / res
+
+    def factors(self) -> torch.Tensor:
+        """The factor indices of the images `load` returns, int64 [N, 5], in grid order."""
+        total = math.prod(self.factor_sizes)
+        if self.size is None:
+            index = torch.arange(total)
+        else:
+            generator = torch.Generator().manual_seed(self.seed)
+            index = torch.randperm(total, generator=generator)[: self.size].sort().values
+        columns = []
+        for size in reversed(self.factor_sizes):
+            columns.append(index % size)
+            index = index // size
+        return torch.stack(columns[::-1], dim=1)
+
+    def load(self) -> ImageData:
+        factors = self.factors()
+        return ImageData(
+            images=self.render(factors),
+            factors=factors,
+            factor_names=self.factor_names,
+            factor_sizes=self.factor_sizes,
+        )
+
+    def sample_factors(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` factor-index rows drawn uniformly and independently per factor, int64 [n, 5]."""
+        columns = [torch.randint(size, (n,), generator=generator) for size in self.factor_sizes]
+        return torch.stack(columns, dim=1)
+
+    def render(self, factors: torch.Tensor) -> torch.Tensor:
+        """Draw the images of factor-index rows [n, 5] as uint8 {0, 255}, [n, 1, res, res]."""
+        factors = factors.to("cpu", torch.int64)
+        sizes = torch.tensor(self.factor_sizes)
+        if factors.dim() != 2 or factors.shape[1] != len(sizes):
+            raise ValueError(f"factors must be [n, {len(sizes)}], got {tuple(factors.shape)}")
+        if ((factors < 0) | (factors >= sizes)).any():
+            raise ValueError(f"factor indices out of range for sizes {self.factor_sizes}")
+        res = self.resolution
+        images = torch.empty(len(factors), 1, res, res, dtype=torch.uint8)
+        chunk = max(1, CHUNK_PIXELS // (res * res))
+        for start in range(0, len(factors), chunk):
+            images[start : start + chunk, 0] = self._draw(factors[start : start + chunk])
+        return images
+
+    def _draw(self, factors: torch.Tensor) -> torch.Tensor:
+        """Binary masks [n, res, res] for one chunk, each pixel tested in its shape's frame."""
+        shape, scale, angle, pos_x, pos_y = factors.unbind(dim=1)
+        inside = torch.empty(len(factors), self.resolution, self.resolution, dtype=torch.bool)
+        for kind, (test, zoom, lift) in enumerate(SHAPES):
+            rows = (shape == kind).nonzero().flatten()
+            if len(rows) == 0:
+                continue
+            zoom_i = (self._inv_radius[scale[rows]] * zoom)[:, None, None]
+            cos = self._cos[angle[rows]][:, None, None] * zoom_i
+            sin = self._sin[angle[rows]][:, None, None] * zoom_i
+            dx = self._pixels[None, None, :] - self._x[pos_x[rows]][:, None, None]  # rightwards
+            dy = self._y[pos_y[rows]][:, None, None] - self._pixels[None, :, None]  # upwards
+            # rotate the offsets by -angle (the shape turns counter-clockwise); each sum is
+            # [m, 1, res] + [m, res, 1], the only full-size products before the test
+            inside[rows] = test(cos * dx + sin * dy, (cos * dy + lift) - sin * dx)
+        return inside.to(torch.uint8).mul_(255)
+
+
+def _square(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Axis-aligned square of circumradius 1."""
+    return torch.maximum(x.abs(), y.abs()) <= math.sqrt(0.5)
+
+
+def _ellipse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Ellipse with semi-axes 1 (horizontal) and 1/2."""
+    return x * x + 4 * y * y <= 1
+
+
+def _heart(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The heart (x² + y² - 1)³ ≤ x² y³, point down; its circumradius is 1.25 about (0, 0.25)."""
+    r = x * x + y * y - 1
+    return r * r * r <= x * x * y * y * y
+
+
+#: per shape: its inside test, and the zoom and upward shift from the unit frame to the test's
+SHAPES = ((_square, 1.0, 0.0), (_ellipse, 1.0, 0.0), (_heart, 1.25, 0.25))

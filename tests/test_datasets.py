@@ -1,0 +1,214 @@
+"""The first-party datasets: MNIST / Fashion-MNIST from real IDX files, and procedural sprites."""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from disentangle import Dataset
+from disentangle.errors import DatasetError
+from disentangle.plugins import host
+
+IDX_FOLDERS = [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]
+
+
+def dataset(type_: str, **params: Any) -> Dataset:
+    spec = host.datasets.get(type_).spec_model()(type=type_, **params)
+    return host.datasets.build(spec)
+
+
+def write_idx(path: Path, data: torch.Tensor) -> None:
+    """Write uint8 `data` in the IDX format: magic 0x0803 / 0x0801, big-endian dims, bytes."""
+    header = struct.pack(f">I{data.dim()}I", 0x0800 | data.dim(), *data.shape)
+    path.write_bytes(header + data.numpy().tobytes())
+
+
+def write_split(raw: Path, prefix: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(256, (n, 28, 28), generator=generator, dtype=torch.uint8)
+    labels = torch.randint(10, (n,), generator=generator, dtype=torch.uint8)
+    write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+    write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return images, labels
+
+
+@pytest.fixture
+def idx_root(tmp_path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Tiny train (5) and test (3) splits for both datasets, in torchvision's layout."""
+    splits = {}
+    for _, folder in IDX_FOLDERS:
+        raw = tmp_path / folder / "raw"
+        raw.mkdir(parents=True)
+        splits[f"{folder}/train"] = write_split(raw, "train", 5, seed=len(folder))
+        splits[f"{folder}/test"] = write_split(raw, "t10k", 3, seed=len(folder) + 1)
+    return splits
+
+
+def test_all_three_are_registered() -> None:
+    assert {"mnist", "fashion_mnist", "procedural"} <= set(host.datasets.names())
+
+
+@pytest.mark.parametrize(("name", "folder"), IDX_FOLDERS)
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_files_round_trip(
+    tmp_path: Path, idx_root: dict, name: str, folder: str, split: str
+) -> None:
+    data = dataset(name, root=str(tmp_path), split=split).load()
+    images, labels = idx_root[f"{folder}/{split}"]
+    assert data.images.dtype == torch.uint8
+    assert data.images.shape == (len(images), 1, 28, 28)
+    assert torch.equal(data.images[:, 0], images)
+    assert data.labels.dtype == torch.int64
+    assert torch.equal(data.labels, labels.long())
+
+
+def test_root_expands_home(tmp_path: Path, idx_root: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path.parent))
+    data = dataset("mnist", root=f"~/{tmp_path.name}").load()
+    assert torch.equal(data.images[:, 0], idx_root["MNIST/train"][0])
+
+
+@pytest.mark.parametrize(("name", "folder"), IDX_FOLDERS)
+def test_missing_files_name_the_expected_path(tmp_path: Path, name: str, folder: str) -> None:
+    ds = dataset(name, root=str(tmp_path / "nowhere"))  # building reads nothing
+    assert ds.image_shape == (1, 28, 28)
+    with pytest.raises(DatasetError) as info:
+        ds.load()
+    message = str(info.value)
+    assert str(tmp_path / "nowhere" / folder / "raw" / "train-images-idx3-ubyte") in message
+    assert "t10k-labels-idx1-ubyte" in message
+    assert "download = true" in message
+    assert info.value.__suppress_context__
+
+
+def test_one_missing_file_is_named(tmp_path: Path, idx_root: dict) -> None:
+    missing = tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    missing.unlink()
+    with pytest.raises(DatasetError, match="Missing: ") as info:
+        dataset("mnist", root=str(tmp_path)).load()  # torchvision needs both splits
+    assert str(missing) in str(info.value)
+    assert "train-images-idx3-ubyte," not in str(info.value).split("Missing: ")[1]
+
+
+def test_malformed_idx_file_is_a_dataset_error(tmp_path: Path, idx_root: dict) -> None:
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x0d\x01junk")
+    with pytest.raises(DatasetError, match="not valid"):
+        dataset("mnist", root=str(tmp_path)).load()
+
+
+# --- procedural --------------------------------------------------------------------------------
+
+SMALL = {"resolution": 32, "scales": 3, "orientations": 4, "positions_x": 5, "positions_y": 5}
+
+
+def centroid(image: torch.Tensor) -> tuple[float, float]:
+    """(x, y) of an image's foreground, in pixels from the top-left."""
+    ys, xs = image[0].nonzero(as_tuple=True)
+    return xs.float().mean().item(), ys.float().mean().item()
+
+
+def test_procedural_defaults_match_dsprites() -> None:
+    ds = dataset("procedural")
+    assert ds.factor_names == ("shape", "scale", "orientation", "pos_x", "pos_y")
+    assert ds.factor_sizes == (3, 6, 40, 32, 32)
+    assert math.prod(ds.factor_sizes) == 737_280
+    assert ds.image_shape == (1, 64, 64)
+
+
+def test_procedural_load_is_the_whole_grid_and_deterministic() -> None:
+    data = dataset("procedural", **SMALL).load()
+    assert data.images.shape == (3 * 3 * 4 * 5 * 5, 1, 32, 32)
+    assert data.images.dtype == torch.uint8
+    assert set(data.images.unique().tolist()) == {0, 255}
+    assert (data.images.flatten(1).amax(1) == 255).all()  # no image is blank
+    assert data.factors.dtype == torch.int64
+    assert len(data.factors.unique(dim=0)) == len(data.factors)
+    assert (data.factors.amax(0) + 1).tolist() == list(data.factor_sizes)
+    assert data.factor_names == ("shape", "scale", "orientation", "pos_x", "pos_y")
+    again = dataset("procedural", **SMALL).load()
+    assert torch.equal(data.images, again.images)
+    assert torch.equal(data.factors, again.factors)
+
+
+def test_render_matches_load_for_any_batch() -> None:
+    ds = dataset("procedural", **SMALL)
+    data = ds.load()
+    order = torch.randperm(len(data.factors), generator=torch.Generator().manual_seed(0))[:37]
+    assert torch.equal(ds.render(data.factors[order]), data.images[order])
+
+
+def test_each_factor_changes_the_image_the_right_way() -> None:
+    ds = dataset("procedural", resolution=64, orientations=8, positions_x=5, positions_y=5)
+    base = [2, 3, 0, 2, 2]
+
+    def draw(**change: int) -> torch.Tensor:
+        row = list(base)
+        for name, value in change.items():
+            row[ds.factor_names.index(name)] = value
+        return ds.render(torch.tensor([row]))[0]
+
+    shapes = [draw(shape=s) for s in range(3)]
+    assert not torch.equal(shapes[0], shapes[1])
+    assert not torch.equal(shapes[1], shapes[2])
+    assert not torch.equal(shapes[0], shapes[2])
+    counts = [(draw(scale=s) > 0).sum().item() for s in range(6)]
+    assert counts == sorted(counts) and counts[-1] > 3 * counts[0]
+    xs = [centroid(draw(pos_x=p))[0] for p in range(5)]
+    assert xs == sorted(xs) and xs[-1] - xs[0] > 20
+    ys = [centroid(draw(pos_y=p))[1] for p in range(5)]
+    assert ys == sorted(ys) and ys[-1] - ys[0] > 20
+    for orientation, wide in ((0, True), (2, False)):  # 0 and 90 degrees
+        ellipse = draw(shape=1, orientation=orientation)[0] > 0
+        width, height = ellipse.any(0).sum().item(), ellipse.any(1).sum().item()
+        assert (width > 1.5 * height) if wide else (height > 1.5 * width)
+    heart = draw(shape=2)  # point down: the top half holds more of it
+    assert heart[0, :32].sum() > heart[0, 32:].sum()
+
+
+def test_shapes_stay_inside_the_image() -> None:
+    ds = dataset("procedural", positions_x=3, positions_y=3)
+    corners = ((0, 0), (0, 2), (2, 0), (2, 2))
+    for shape in range(3):
+        rows = [[shape, 5, o, x, y] for o in range(40) for x, y in ((1, 1), *corners)]
+        counts = (ds.render(torch.tensor(rows)) > 0).flatten(1).sum(1).view(40, 5).float()
+        assert (counts[:, 1:] > 0.9 * counts[:, :1]).all()
+
+
+def test_size_draws_a_deterministic_subset() -> None:
+    full = dataset("procedural", **SMALL).load()
+    data = dataset("procedural", **SMALL, size=20, seed=3).load()
+    assert data.images.shape[0] == 20
+    assert len(data.factors.unique(dim=0)) == 20
+    strides = torch.tensor([4 * 5 * 5 * 3, 4 * 5 * 5, 5 * 5, 5, 1])
+    index = (data.factors * strides).sum(1)
+    assert torch.equal(full.factors[index], data.factors)
+    assert torch.equal(full.images[index], data.images)
+    same = dataset("procedural", **SMALL, size=20, seed=3).load()
+    assert torch.equal(same.factors, data.factors)
+    other = dataset("procedural", **SMALL, size=20, seed=4).load()
+    assert not torch.equal(other.factors, data.factors)
+
+
+def test_size_larger_than_the_grid_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="exceeds"):
+        dataset("procedural", **SMALL, size=10_000)
+
+
+def test_sample_factors_and_render_checks() -> None:
+    ds = dataset("procedural", **SMALL)
+    factors = ds.sample_factors(500, torch.Generator().manual_seed(0))
+    assert factors.shape == (500, 5) and factors.dtype == torch.int64
+    assert (factors.amin(0) == 0).all()
+    assert (factors.amax(0) + 1).tolist() == list(ds.factor_sizes)
+    assert torch.equal(factors, ds.sample_factors(500, torch.Generator().manual_seed(0)))
+    assert ds.render(factors[:3]).shape == (3, 1, 32, 32)
+    with pytest.raises(ValueError, match="out of range"):
+        ds.render(torch.tensor([[3, 0, 0, 0, 0]]))
+    with pytest.raises(ValueError, match=r"\[n, 5\]"):
+        ds.render(torch.zeros(2, 4, dtype=torch.int64))
