@@ -1,0 +1,217 @@
+"""One InfoGAN iteration: which optimizer trains what, and where the MI gradient goes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from disentangle.build import Components, build_components
+from disentangle.recipe import validate_recipe
+from disentangle.training.step import InfoGANStep, Models
+
+CPU = torch.device("cpu")
+BATCH = 8
+SEED = 0
+
+
+def recipe(lambdas: tuple[float, float]) -> dict[str, Any]:
+    return {
+        "noise": {"type": "uniform", "dim": 4},
+        "codes": [
+            {"type": "categorical", "k": 3, "lambda": lambdas[0]},
+            {"type": "uniform", "lambda": lambdas[1]},
+        ],
+        "backbone": {"type": "mnist", "width": 0.125},
+        "dataset": {
+            "type": "procedural",
+            "resolution": 28,
+            "shapes": 2,
+            "scales": 2,
+            "orientations": 2,
+            "positions_x": 2,
+            "positions_y": 2,
+        },
+        "optim": {"lr_d": 2e-4, "lr_g": 1e-3},
+        "train": {"batch_size": BATCH, "seed": SEED, "device": "cpu"},
+    }
+
+
+class Setup:
+    """Components, models and optimizers as disentangle/training/loop.py builds them."""
+
+    def __init__(
+        self,
+        lambdas: tuple[float, float],
+        tweak: Callable[[Models], None] | None = None,
+    ) -> None:
+        rec = validate_recipe(recipe(lambdas))
+        torch.manual_seed(SEED)
+        self.comps: Components = build_components(rec)
+        g = self.comps.backbone.generator(self.comps.latent_dim)
+        d = self.comps.backbone.discriminator(self.comps.q_dim)
+        est = self.comps.estimator(rec)
+        o = rec.optim
+        self.models = Models(
+            g,
+            d,
+            est,
+            torch.optim.Adam(
+                [*d.parameters(), *est.parameters()], lr=o.lr_d, betas=(o.beta1, o.beta2)
+            ),
+            torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2)),
+        )
+        if tweak is not None:
+            tweak(self.models)
+        self.rng = torch.Generator().manual_seed(SEED)
+        self.step = InfoGANStep(self.comps, self.models, self.rng, CPU, bf16=False)
+        images = self.comps.dataset.load().images[:BATCH]
+        low, high = self.comps.backbone.output_range
+        self.real = low + (high - low) * images.float() / 255
+
+    def grads(self, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+def scramble_q_output(models: Models) -> None:
+    """Change what Q outputs (its last layer) without touching anything else."""
+    last = models.discriminator.q_head[-1]
+    with torch.no_grad():
+        last.weight.copy_(
+            torch.randn(last.weight.shape, generator=torch.Generator().manual_seed(9))
+        )
+
+
+def assert_all_changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> None:
+    for name, p in module.named_parameters():
+        assert not torch.equal(before[name], p.detach()), f"{name} was not updated"
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys() and a
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+
+
+def assert_differ(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys() and a
+    assert any(not torch.allclose(a[n], b[n]) for n in a)
+
+
+@pytest.mark.parametrize("lambdas", [(1.0, 0.1), (0.0, 0.0)])
+def test_one_call_updates_every_part(lambdas: tuple[float, float]) -> None:
+    s = Setup(lambdas)
+    d, g = s.models.discriminator, s.models.generator
+    parts = {"trunk": d.trunk, "d_head": d.d_head, "q_head": d.q_head, "generator": g}
+    before = {k: snapshot(m) for k, m in parts.items()}
+    s.step(s.real)
+    for k, m in parts.items():
+        assert_all_changed(before[k], m)
+    assert all(p.requires_grad for p in d.parameters())  # D is unfrozen after the G step
+
+
+def grads_of(loss: torch.Tensor, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    names, params = zip(*module.named_parameters(), strict=True)
+    return dict(zip(names, torch.autograd.grad(loss, params), strict=True))
+
+
+@pytest.mark.parametrize("lambdas", [(1.0, 0.1), (0.0, 0.5)])
+def test_step_follows_the_update_rule(lambdas: tuple[float, float]) -> None:
+    """Replays one iteration by hand: the returned values and both steps' gradients."""
+    s = Setup(lambdas)
+    m = s.models
+    g_before = copy.deepcopy(m.generator)
+    d_before = copy.deepcopy(m.discriminator)
+    weights = torch.tensor(lambdas)
+    free = (weights == 0).float()
+    rng = torch.Generator().manual_seed(SEED)  # the step's sampler, replayed
+
+    def latents() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        z = s.comps.noise.sample(BATCH, rng, CPU)
+        codes = [c.sample(BATCH, rng, CPU) for c in s.comps.codes]
+        return torch.cat([z, *codes], dim=1), codes
+
+    out = s.step(s.real)
+    assert out.shape == (2 + len(s.comps.codes),)
+    assert not out.requires_grad
+
+    # D step, on the models as they were: real and fake pass D separately
+    x, codes = latents()
+    with torch.no_grad():
+        fake = g_before(x)
+    real_logits, _ = d_before(s.real)
+    features = d_before.trunk(fake)
+    fake_logits = d_before.d_head(features).flatten()
+    bounds = m.estimator(d_before.q_head(features), codes)
+    # a code with λ = 0 still trains Q's head, on features that carry no gradient to the trunk
+    free_bounds = m.estimator(d_before.q_head(features.detach()), codes)
+    adv_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    loss_d = adv_d - (weights * bounds).sum() - (free * free_bounds).sum()
+    expected_d = grads_of(loss_d, d_before)
+
+    # G step: G as it was, D after its update, fresh latents
+    x, codes = latents()
+    logits, q = m.discriminator(g_before(x))
+    adv_g = F.softplus(-logits).mean()
+    loss_g = adv_g - (weights * m.estimator(q, codes)).sum()
+    expected_g = grads_of(loss_g, g_before)
+
+    # returned: the adversarial parts of the two losses, then L_I per code
+    expected_out = torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+    torch.testing.assert_close(out, expected_out)
+    assert out[2] <= m.estimator.entropies()[0] + 1e-6  # a categorical L_I never exceeds log k
+    torch.testing.assert_close(s.grads(m.discriminator), expected_d)
+    torch.testing.assert_close(s.grads(m.generator), expected_g)
+
+
+@pytest.mark.parametrize("lambdas", [(0.0, 0.0), (1.0, 0.0), (0.0, 0.5)])
+def test_free_q_head_still_trains(lambdas: tuple[float, float]) -> None:
+    s = Setup(lambdas)
+    q_head = s.models.discriminator.q_head
+    before = snapshot(q_head)
+    s.step(s.real)
+    assert_all_changed(before, q_head)
+    for name, grad in s.grads(q_head).items():
+        assert grad.abs().sum() > 0, name
+
+
+def test_zero_lambda_sends_no_mi_gradient_to_g_or_trunk() -> None:
+    """With every λ = 0, what Q outputs cannot change the gradients of G or of D's trunk."""
+    a, b = Setup((0.0, 0.0)), Setup((0.0, 0.0), tweak=scramble_q_output)
+    out_a, out_b = a.step(a.real), b.step(b.real)
+    assert not torch.allclose(out_a[2:], out_b[2:])  # Q's outputs really differ
+    torch.testing.assert_close(out_a[:2], out_b[:2], rtol=0, atol=0)
+    assert_same(a.grads(a.models.generator), b.grads(b.models.generator))
+    assert_same(a.grads(a.models.discriminator.trunk), b.grads(b.models.discriminator.trunk))
+    assert_same(snapshot(a.models.generator), snapshot(b.models.generator))
+
+
+@pytest.mark.parametrize("lambdas", [(1.0, 0.0), (0.0, 0.1)])
+def test_positive_lambda_sends_mi_gradient_to_g_and_trunk(lambdas: tuple[float, float]) -> None:
+    """The control of the test above: with a λ > 0, Q's output shapes both updates."""
+    a, b = Setup(lambdas), Setup(lambdas, tweak=scramble_q_output)
+    a.step(a.real)
+    b.step(b.real)
+    assert_differ(a.grads(a.models.discriminator.trunk), b.grads(b.models.discriminator.trunk))
+    assert_differ(a.grads(a.models.generator), b.grads(b.models.generator))
+
+
+def test_optimizers_own_disjoint_parts() -> None:
+    s = Setup((1.0, 0.1))
+    m = s.models
+    d_params = {id(p) for group in m.opt_d.param_groups for p in group["params"]}
+    g_params = {id(p) for group in m.opt_g.param_groups for p in group["params"]}
+    assert d_params == {id(p) for p in m.discriminator.parameters()}
+    assert g_params == {id(p) for p in m.generator.parameters()}
+    s.step(s.real)
+    # the D step's gradients stay on D: the G step froze D instead of adding to them
+    d_grads = s.grads(m.discriminator)
+    assert d_grads.keys() == {n for n, _ in m.discriminator.named_parameters()}
