@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from disentangle.components import Backbone, Dataset, LatentCode, MIEstimator
-from disentangle.errors import DisentangleError, Problem
+from disentangle.components import Backbone, Dataset, ImageData, LatentCode, MIEstimator
+from disentangle.errors import DisentangleError, Problem, RecipeError
 from disentangle.plugins import host
 
 
@@ -120,3 +120,17 @@ def build_components(recipe: Any) -> Components:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
+
+
+def prepare_dataset(name: str, root: str | None, overrides: list[str]) -> ImageData:
+    """Validate a dataset's params (`root` plus `key=value` strings) and load it once."""
+    from disentangle.recipe import DatasetFields, apply_overrides, problems_of
+
+    data: dict[str, Any] = {"type": name} if root is None else {"type": name, "root": root}
+    apply_overrides(data, overrides)
+    model = host.datasets.get(name).spec_model(DatasetFields)
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(f"dataset {name!r}", problems_of(err, data)) from None
+    return host.datasets.build(spec).load()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -24,6 +24,12 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+Variant = Annotated[
+    str | None, typer.Option(help="A named variant of the recipe ([variants.NAME]).")
+]
+Span = Annotated[
+    tuple[float, float], typer.Option("--range", help="Range of a continuous code, e.g. -2 2.")
+]
 Sets = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a recipe value, e.g. --set optim.lr_g=5e-4 (repeatable)."),
@@ -60,11 +66,15 @@ def user_errors() -> Iterator[None]:
 def run(
     recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file.")] = None,
     set_: Sets = None,
+    variant: Variant = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Run folder (default runs/NAME).")
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue this run folder from its last checkpoint.")
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Train several seeds (e.g. 1-5) into sibling folders.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in the folder.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
@@ -77,15 +87,46 @@ def run(
 
         if resume is not None:
             if recipe is not None:
-                _same_recipe(load_recipe(recipe, set_ or []), resume)
+                _same_recipe(load_recipe(recipe, set_ or [], variant), resume)
             result = resume_run(resume, set_ or [], progress=not quiet)
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
+        elif seeds is not None:
+            _run_seeds(load_recipe(recipe, set_ or [], variant), seeds, out_dir, overwrite, quiet)
+            return
         else:
             result = train(
-                load_recipe(recipe, set_ or []), out_dir, overwrite=overwrite, progress=not quiet
+                load_recipe(recipe, set_ or [], variant),
+                out_dir,
+                overwrite=overwrite,
+                progress=not quiet,
             )
         out.print(f"run finished: [bold]{result.path}[/]")
+
+
+def _run_seeds(
+    recipe: object, seeds: str, out_dir: Path | None, overwrite: bool, quiet: bool
+) -> None:
+    """Each seed into its own folder, then a table of the final L_I per code."""
+    from disentangle.sweep import final_mi, parse_seeds, seed_folder, seed_recipe
+    from disentangle.training.loop import train
+
+    runs = []
+    for seed in parse_seeds(seeds):
+        folder = seed_folder(recipe, seed, out_dir)
+        out.print(f"seed {seed} → {folder}")
+        runs.append(
+            (
+                seed,
+                train(seed_recipe(recipe, seed), folder, overwrite=overwrite, progress=not quiet),
+            )
+        )
+    codes = list(final_mi(runs[0][1]))
+    table = Table("seed", "run", *[f"L_I {c}" for c in codes], title="final L_I per code")
+    for seed, result in runs:
+        mi = final_mi(result)
+        table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
+    out.print(table)
 
 
 def _same_recipe(recipe: object, run_dir: Path) -> None:
@@ -112,17 +153,25 @@ def _same_recipe(recipe: object, run_dir: Path) -> None:
 def validate(
     recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")], set_: Sets = None
 ) -> None:
-    """Check recipes without training; every problem of every file is reported."""
-    from disentangle.recipe import load_recipe
+    """Check recipes and each of their variants without training; every problem is reported."""
+    from disentangle.recipe import load_recipe, variants_of
 
     failed = False
     for path in recipes:
         try:
-            load_recipe(path, set_ or [])
-            out.print(f"[green]ok[/] {path}")
+            names: list[str | None] = [None, *variants_of(path)]
         except DisentangleError as exc:
             show_error(exc)
             failed = True
+            continue
+        for name in names:
+            label = f"{path}" if name is None else f"{path} (variant {name})"
+            try:
+                load_recipe(path, set_ or [], name)
+                out.print(f"[green]ok[/] {label}")
+            except DisentangleError as exc:
+                show_error(exc)
+                failed = True
     if failed:
         raise typer.Exit(1)
 
@@ -151,31 +200,71 @@ def plugins() -> None:
 def traverse(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
     code: Annotated[str | None, typer.Option(help="Code name or index (default: all).")] = None,
-    span: Annotated[
-        tuple[float, float], typer.Option("--range", help="Continuous codes' range.")
-    ] = (-1.0, 1.0),
+    span: Span = (-1.0, 1.0),
     steps: Annotated[int, typer.Option(help="Columns for a continuous code.")] = 10,
     rows: Annotated[int, typer.Option(help="Rows (fixed noise and other codes).")] = 10,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the rows' noise and other codes.")] = 0,
+    gif: Annotated[bool, typer.Option(help="Also write an animated GIF per code.")] = False,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder (default RUN/figures).")
     ] = None,
 ) -> None:
     """One PNG per code: that code varies left → right, each row fixes the rest."""
     with user_errors():
-        from disentangle.figures import save_grid
         from disentangle.run import load_run
 
         run = load_run(run_or_checkpoint)
+        for path in _traversals(
+            run, run.load(), code, span, steps, rows, seed, gif, out_dir or run.path / "figures"
+        ):
+            out.print(f"wrote {path}")
+
+
+def _traversals(
+    run: Any,
+    trained: Any,
+    code: str | None,
+    span: tuple[float, float],
+    steps: int,
+    rows: int,
+    seed: int,
+    gif: bool,
+    folder: Path,
+) -> list[Path]:
+    from disentangle.figures import save_gif, save_grid
+
+    names = trained.components.code_names
+    chosen = range(len(names)) if code is None else [_code_index(code, names)]
+    suffix = f"range{span[0]:g}_{span[1]:g}"
+    paths = []
+    for i in chosen:
+        images, cols = run.traverse(
+            i, rows=rows, steps=steps, span=span, seed=seed, trained=trained
+        )
+        paths.append(save_grid(images, folder / f"traverse-{names[i]}-{suffix}.png", cols))
+        if gif:
+            paths.append(save_gif(images, rows, cols, folder / f"traverse-{names[i]}-{suffix}.gif"))
+    return paths
+
+
+@app.command()
+def figures(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
+    gif: Annotated[bool, typer.Option(help="Also write animated GIFs.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the fixed noise.")] = 0,
+) -> None:
+    """Every figure of a run: samples, and each code's traversal over −1..1 and −2..2."""
+    with user_errors():
+        from disentangle.figures import save_grid
+        from disentangle.run import load_run
+
+        run = load_run(run_dir)
         trained = run.load()
-        names = trained.components.code_names
-        chosen = range(len(names)) if code is None else [_code_index(code, names)]
-        folder = out_dir or run.path / "figures"
-        for i in chosen:
-            images, cols = run.traverse(
-                i, rows=rows, steps=steps, span=span, seed=seed, trained=trained
-            )
-            path = save_grid(images, folder / f"traverse-{names[i]}.png", cols)
+        folder = run.path / "figures"
+        paths = [save_grid(run.sample(100, seed, trained), folder / f"samples-{seed}.png", 10)]
+        for span in ((-1.0, 1.0), (-2.0, 2.0)):
+            paths += _traversals(run, trained, None, span, 10, 10, seed, gif, folder)
+        for path in paths:
             out.print(f"wrote {path}")
 
 
@@ -211,3 +300,24 @@ def sample(
         path = output or run.path / "figures" / f"samples-{seed}.png"
         save_grid(run.sample(n, seed), path, max(1, round(math.sqrt(n))))
         out.print(f"wrote {path}")
+
+
+data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. chairs.")],
+    root: Annotated[str | None, typer.Option(help="The dataset's folder (or archive).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Another dataset param, e.g. split=test.")
+    ] = None,
+) -> None:
+    """Read a dataset once and write its prepared cache, so runs load it in seconds."""
+    with user_errors():
+        from disentangle.build import prepare_dataset
+
+        data = prepare_dataset(name, root, set_ or [])
+        shape = "×".join(str(s) for s in data.images.shape[1:])
+        out.print(f"{name}: {data.images.shape[0]} images of {shape}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 
 from disentangle.build import Components
 
@@ -53,4 +54,19 @@ def render(
 def save_grid(images: torch.Tensor, path: Path, nrow: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images, str(path), nrow=nrow, padding=2, pad_value=0.5)
+    return path
+
+
+def save_gif(images: torch.Tensor, rows: int, cols: int, path: Path, frame_ms: int = 250) -> Path:
+    """A traversal as an animation: frame k shows every row at the code's k-th value."""
+    from PIL import Image
+
+    side = max(1, round(math.sqrt(rows)))
+    frames = []
+    for k in range(cols):
+        grid = make_grid(images[k::cols], nrow=side, padding=2, pad_value=0.5)
+        array = grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        frames.append(Image.fromarray(array))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     return path

@@ -6,6 +6,7 @@ or backbone is as valid in a recipe as a built-in one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -133,7 +134,8 @@ def key_path(loc: tuple[int | str, ...], data: Any) -> str:
     return out
 
 
-def _problems(err: ValidationError, data: Any) -> list[Problem]:
+def problems_of(err: ValidationError, data: Any) -> list[Problem]:
+    """Pydantic's errors as recipe problems: TOML key paths, plain messages, bad values."""
     problems = []
     for e in err.errors():
         where = key_path(e["loc"], data)
@@ -205,7 +207,7 @@ def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
     try:
         recipe = recipe_model().model_validate(data)
     except ValidationError as err:
-        raise RecipeError(source, _problems(err, data)) from None
+        raise RecipeError(source, problems_of(err, data)) from None
     from disentangle.build import check_compatible
 
     problems = check_compatible(recipe)
@@ -214,18 +216,48 @@ def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
     return recipe
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BaseModel:
-    """Read, override (`key=value` strings) and validate a TOML recipe file."""
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> None:
+    """Apply `key.path=value` strings (as given to --set) to recipe data."""
+    for text in overrides:
+        _set(data, *parse_override(text), source="--set")
+
+
+def _set(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    try:
+        set_dotted(data, key, value)
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise RecipeError(source, [Problem(key, "no such key path in the recipe")]) from None
+
+
+def variants_of(path: str | Path) -> list[str]:
+    """The names of a recipe file's `[variants.NAME]` tables."""
+    return sorted(read_toml(Path(path)).get("variants", {}))
+
+
+def load_recipe(
+    path: str | Path, overrides: Iterable[str] = (), variant: str | None = None
+) -> BaseModel:
+    """Read a TOML recipe, apply a named variant and `key=value` overrides, and validate it.
+
+    A variant is a `[variants.NAME]` table of dotted key paths and values (e.g.
+    `"optim.lr_d" = 4e-4`); its run is named `NAME-VARIANT` unless the variant sets `name`.
+    """
     path = Path(path)
     data = read_toml(path)
-    for text in overrides:
-        key, value = parse_override(text)
-        try:
-            set_dotted(data, key, value)
-        except (IndexError, KeyError, TypeError):
-            raise RecipeError("--set", [Problem(key, "no such key path in the recipe")]) from None
+    variants = data.pop("variants", {})
     data.setdefault("name", path.stem)
-    return validate_recipe(data, str(path))
+    if variant is not None:
+        if variant not in variants:
+            listed = ", ".join(sorted(variants)) or "none"
+            raise RecipeError(
+                str(path),
+                [Problem("variants", f"no variant {variant!r}; the recipe has: {listed}")],
+            )
+        data["name"] = f"{data['name']}-{variant}"
+        for key, value in variants[variant].items():
+            _set(data, key, value, source=f"{path} [variants.{variant}]")
+    apply_overrides(data, overrides)
+    return validate_recipe(data, str(path) if variant is None else f"{path} (variant {variant})")
 
 
 def to_data(recipe: BaseModel) -> dict[str, Any]:

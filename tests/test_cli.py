@@ -145,7 +145,7 @@ def test_sample_and_traverse_write_pngs(trained: Path, tmp_path: Path) -> None:
         str(tmp_path / "t"),
     )
     assert code == 0, output
-    assert [p.name for p in (tmp_path / "t").iterdir()] == ["traverse-x.png"]
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["traverse-x-range-2_2.png"]
     code, output = invoke("traverse", str(trained), "--code", "nope")
     assert_clean_failure(code, output, "no code 'nope'", "shape, x")
 
@@ -164,3 +164,59 @@ def test_plugins_lists_every_first_party_component() -> None:
         "disentangle-toolkit",
     ):
         assert name in output
+
+
+def test_seeds_train_sibling_folders_and_print_a_table(tiny_toml: Path, tmp_path: Path) -> None:
+    code, output = invoke(
+        "run", str(tiny_toml), "--seeds", "1-2", "--out", str(tmp_path / "s"), "--quiet"
+    )
+    assert code == 0, output
+    for seed in (1, 2):
+        assert (tmp_path / f"s-seed{seed}" / "checkpoints" / "ckpt-0000006.json").is_file()
+    assert "final L_I per code" in output and "L_I shape" in output
+    code, output = invoke("run", str(tiny_toml), "--seeds", "3-x")
+    assert_clean_failure(code, output, "--seeds '3-x'")
+
+
+def test_figures_writes_samples_traversals_and_gifs(trained: Path) -> None:
+    code, output = invoke("figures", str(trained), "--gif")
+    assert code == 0, output
+    names = sorted(p.name for p in (trained / "figures").iterdir())
+    assert "samples-0.png" in names
+    for code_name in ("shape", "x"):
+        for span in ("range-1_1", "range-2_2"):
+            assert f"traverse-{code_name}-{span}.png" in names
+            assert f"traverse-{code_name}-{span}.gif" in names
+    gif = (trained / "figures" / "traverse-x-range-1_1.gif").read_bytes()
+    assert gif[:6] == b"GIF89a"
+
+
+def test_variants_are_validated_and_selectable(tiny_toml: Path, tmp_path: Path) -> None:
+    tiny_toml.write_text(
+        tiny_toml.read_text()
+        + '\n[variants.fast]\n"optim.lr_g" = 5e-3\n'
+        + '\n[variants.broken]\n"codes[0].k" = 1\n'
+    )
+    code, output = invoke("validate", str(tiny_toml))
+    assert_clean_failure(code, output, "(variant broken)", "codes[0].k")
+    assert "ok" in output and "(variant fast)" in output
+    code, output = invoke("run", str(tiny_toml), "--variant", "nope")
+    assert_clean_failure(code, output, "no variant 'nope'", "broken, fast")
+    code, output = invoke(
+        "run", str(tiny_toml), "--variant", "fast", "--out", str(tmp_path / "v"), "--quiet"
+    )
+    assert code == 0, output
+    stored = (tmp_path / "v" / "recipe.json").read_text()
+    assert '"lr_g": 0.005' in stored and '"name": "tiny-fast"' in stored
+
+
+def test_data_prepare_loads_a_dataset_and_reports_bad_params(tmp_path: Path) -> None:
+    code, output = invoke(
+        "data", "prepare", "procedural", "--set", "resolution=16", "--set", "orientations=2"
+    )
+    assert code == 0, output
+    assert "images of 1×16×16" in output
+    code, output = invoke("data", "prepare", "procedural", "--set", "resolution=2")
+    assert_clean_failure(code, output, "resolution")
+    code, output = invoke("data", "prepare", "mnist", "--root", str(tmp_path))
+    assert_clean_failure(code, output, "train-images-idx3-ubyte")

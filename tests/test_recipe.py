@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from disentangle.errors import RecipeError
-from disentangle.recipe import key_path, load_recipe, parse_override, set_dotted, validate_recipe
+from disentangle.recipe import (
+    key_path,
+    load_recipe,
+    parse_override,
+    set_dotted,
+    validate_recipe,
+    variants_of,
+)
 
 RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.toml"))
 
@@ -19,10 +26,17 @@ def problems_of(data: dict[str, Any]) -> dict[str, str]:
     return {p.where: f"{p.message} | {p.value}" for p in info.value.problems}
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
-def test_every_shipped_recipe_validates(path: Path) -> None:
-    recipe = load_recipe(path)
-    assert recipe.name == path.stem
+SHIPPED = [(path, None) for path in RECIPES] + [
+    (path, name) for path in RECIPES for name in variants_of(path)
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "variant"), SHIPPED, ids=lambda x: x.name if isinstance(x, Path) else str(x)
+)
+def test_every_shipped_recipe_and_variant_validates(path: Path, variant: str | None) -> None:
+    recipe = load_recipe(path, variant=variant)
+    assert recipe.name == (path.stem if variant is None else f"{path.stem}-{variant}")
 
 
 def test_shipped_recipes_include_quickstart_and_mnist() -> None:

@@ -18,7 +18,7 @@ from disentangle.checkpoint import load_checkpoint, save_checkpoint
 from disentangle.errors import RunDirError, TrainingError
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.plugins import host
-from disentangle.recipe import load_recipe, parse_override, set_dotted, to_data, validate_recipe
+from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.run import Run
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
@@ -64,8 +64,7 @@ def resume(
     sidecar = run.latest_checkpoint()
     state, meta = load_checkpoint(sidecar)
     data = meta["recipe"]
-    for text in overrides:
-        set_dotted(data, *parse_override(text))
+    apply_overrides(data, overrides)
     recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
     run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
     return Trainer(recipe, run, state, meta["iteration"]).fit(progress)
