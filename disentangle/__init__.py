@@ -21,12 +21,15 @@ _LAZY = {
     "ImageData": "disentangle.components",
     "Discriminator": "disentangle.components",
     "MIEstimator": "disentangle.components",
+    "Metric": "disentangle.components",
+    "EvalContext": "disentangle.components",
     "DisentangleError": "disentangle.errors",
     "load_recipe": "disentangle.recipe",
     "validate_recipe": "disentangle.recipe",
     "train": "disentangle.training.loop",
     "Run": "disentangle.run",
     "load_run": "disentangle.run",
+    "evaluate": "disentangle.evaluate",
 }
 _REGISTRIES = ("codes", "backbones", "datasets", "estimators", "metrics")
 

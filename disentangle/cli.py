@@ -302,6 +302,46 @@ def sample(
         out.print(f"wrote {path}")
 
 
+@app.command("eval")
+def eval_(
+    run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
+    metric: Annotated[
+        list[str] | None, typer.Option(help="A metric to compute (repeatable; default: all).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="Dataset split (default: test).")] = None,
+    seed: int = 0,
+    fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
+    with user_errors():
+        from disentangle.evaluate import evaluate
+
+        report = evaluate(
+            run_or_checkpoint, metric, split=split, seed=seed, fast=fast, device=device
+        )
+        table = Table("metric", "score", "value", title=f"{report['run']} on {report['dataset']}")
+        for name, scores in report["metrics"].items():
+            for key, value in scores.items():
+                table.add_row(name, key, f"{value:.4f}")
+        out.print(table)
+        for name, reason in report["skipped"].items():
+            out.print(f"[dim]skipped {name}: {reason}[/]")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
+    output: Annotated[Path, typer.Option("--out", help="PNG path.")] = Path("mi-compare.png"),
+) -> None:
+    """Plot the L_I curves of several runs together, against H(c) (paper Figure 1)."""
+    with user_errors():
+        from disentangle.plots import mi_curves
+        from disentangle.run import load_run
+
+        out.print(f"wrote {mi_curves([load_run(r) for r in runs], output)}")
+
+
 data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -38,7 +40,7 @@ class LatentCode(ABC):
 
     @abstractmethod
     def representation(self, q_out: torch.Tensor) -> torch.Tensor:
-        """What Q infers, for metrics: probabilities (categorical) or the posterior mean."""
+        """What Q infers, [n, dim], for metrics: probabilities or the posterior mean."""
 
 
 class Backbone(ABC):
@@ -110,3 +112,36 @@ class MIEstimator(nn.Module, ABC):
     @abstractmethod
     def entropies(self) -> list[float]:
         """H(c) of each code: the ceiling of L_I for a discrete code."""
+
+
+@dataclass
+class EvalContext:
+    """What a metric gets: the trained model's encoder, the data, and where to write figures."""
+
+    #: uint8 images [n, C, H, W] -> the representation [n, d] (Q's posterior for InfoGAN)
+    encode: Callable[[torch.Tensor], torch.Tensor]
+    #: the run's dataset (a ground-truth one has `render(factors)` and `sample_factors(n, g)`)
+    dataset: Dataset
+    #: the loaded data (labels and factors when known)
+    data: ImageData
+    #: which representation columns belong to which code
+    code_columns: dict[str, slice]
+    #: the codes, in recipe order (e.g. to find the categorical ones)
+    codes: dict[str, LatentCode]
+    #: where a metric writes its PNGs
+    out_dir: Path
+    seed: int = 0
+    #: fewer samples, for tests and smoke runs
+    fast: bool = False
+
+
+class Metric(ABC):
+    """A quantitative evaluation; returns named numbers (and may write figures)."""
+
+    @abstractmethod
+    def applies(self, ctx: EvalContext) -> str | None:
+        """None when the metric can run on this context, else the reason it cannot."""
+
+    @abstractmethod
+    def __call__(self, ctx: EvalContext) -> dict[str, float]:
+        """The scores, e.g. {"mig": 0.21}."""

@@ -34,4 +34,4 @@ def register_estimators(register):
 
 @hookspec
 def register_metrics(register):
-    """Register evaluation metrics: factory(spec) -> metric callable."""
+    """Register evaluation metrics: factory(spec) -> Metric."""

@@ -7,6 +7,12 @@ import torch
 from disentangle.errors import DatasetError
 
 
+def scale_images(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """uint8 images (0..255) as floats in `value_range`."""
+    low, high = value_range
+    return images.float().mul_((high - low) / 255.0).add_(low)
+
+
 class DeviceBatches:
     """Epoch-shuffled batches of a uint8 tensor, scaled to the model's value range on the fly.
 
@@ -29,8 +35,7 @@ class DeviceBatches:
         self.images = images.to(device)
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.per_epoch = images.shape[0] // batch_size
-        low, high = value_range
-        self.scale, self.shift = (high - low) / 255.0, low
+        self.value_range = value_range
         self._epoch, self._order = -1, torch.empty(0)
 
     def _order_of(self, epoch: int) -> torch.Tensor:
@@ -44,4 +49,4 @@ class DeviceBatches:
         """The float batch of a (0-based) iteration."""
         epoch, step = divmod(iteration, self.per_epoch)
         index = self._order_of(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
-        return self.images.index_select(0, index).float().mul_(self.scale).add_(self.shift)
+        return scale_images(self.images.index_select(0, index), self.value_range)
