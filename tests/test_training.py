@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,18 @@ def test_a_trained_generator_samples_and_traverses(
     grid, cols = run.traverse(1, rows=2, steps=5, span=(-2.0, 2.0))
     assert cols == 5 and grid.shape == (10, 1, 28, 28)
     assert not torch.equal(grid[0], grid[4])  # the code changes the image along a row
+
+
+def test_bf16_autocast_trains_with_finite_losses(
+    tiny_recipe: dict[str, Any], tmp_path: Path
+) -> None:
+    tiny_recipe["train"]["precision"] = "bf16"
+    run = train(validate_recipe(tiny_recipe), tmp_path / "run")
+    last = run.metrics()[-1]
+    assert all(map(math.isfinite, [last["loss_d"], last["loss_g"], *last["mi"].values()]))
+    fp32 = train(
+        validate_recipe({**tiny_recipe, "train": {**tiny_recipe["train"], "precision": "fp32"}}),
+        tmp_path / "fp32",
+    )
+    assert weights(tmp_path / "run").keys() == weights(tmp_path / "fp32").keys()
+    assert fp32.metrics()[-1] != last  # autocast really changed the arithmetic

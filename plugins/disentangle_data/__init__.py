@@ -1,9 +1,13 @@
-"""First-party datasets: MNIST and Fashion-MNIST from IDX files, and procedural sprites."""
+"""First-party datasets: MNIST / Fashion-MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
+from disentangle_data.celeba import Celeba, CelebaParams
+from disentangle_data.chairs import Chairs, ChairsParams
+from disentangle_data.faces import Faces, FacesParams
 from disentangle_data.procedural import Procedural, ProceduralParams
+from disentangle_data.svhn import Svhn, SvhnParams
 from disentangle_data.torchvision_sets import FashionMnist, IdxParams, Mnist
 
 
@@ -12,3 +16,7 @@ def register_datasets(register):
     register("mnist", Mnist, IdxParams)
     register("fashion_mnist", FashionMnist, IdxParams)
     register("procedural", Procedural, ProceduralParams)
+    register("svhn", Svhn, SvhnParams)
+    register("celeba", Celeba, CelebaParams)
+    register("chairs", Chairs, ChairsParams)
+    register("faces", Faces, FacesParams)
