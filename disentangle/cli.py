@@ -361,3 +361,15 @@ def data_prepare(
         data = prepare_dataset(name, root, set_ or [])
         shape = "×".join(str(s) for s in data.images.shape[1:])
         out.print(f"{name}: {data.images.shape[0]} images of {shape}")
+
+
+@data_app.command("digits")
+def data_digits(
+    root: Annotated[Path, typer.Argument(help="Where to write MNIST/raw/ (e.g. data).")],
+) -> None:
+    """Write scikit-learn's real 8×8 digits as MNIST IDX files: an offline stand-in for MNIST."""
+    with user_errors():
+        from disentangle_data.digits import write_digits_as_mnist
+
+        n = write_digits_as_mnist(root)
+        out.print(f"wrote {n} real digits (upscaled to 28×28) to {root / 'MNIST' / 'raw'}")

@@ -220,3 +220,16 @@ def test_data_prepare_loads_a_dataset_and_reports_bad_params(tmp_path: Path) -> 
     assert_clean_failure(code, output, "resolution")
     code, output = invoke("data", "prepare", "mnist", "--root", str(tmp_path))
     assert_clean_failure(code, output, "train-images-idx3-ubyte")
+
+
+def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) -> None:
+    from sklearn.datasets import load_digits
+
+    from disentangle.build import prepare_dataset
+
+    code, output = invoke("data", "digits", str(tmp_path))
+    assert code == 0, output
+    data = prepare_dataset("mnist", str(tmp_path), [])
+    assert data.images.shape == (1797, 1, 28, 28)
+    assert data.labels is not None and data.labels.tolist() == load_digits().target.tolist()
+    assert data.images[:, :, :4].max() == 0  # MNIST's 4-pixel border stays empty

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from layouts import write_split
 from pydantic import ValidationError
 
 from disentangle import Dataset
@@ -21,21 +21,6 @@ IDX_FOLDERS = [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]
 def dataset(type_: str, **params: Any) -> Dataset:
     spec = host.datasets.get(type_).spec_model()(type=type_, **params)
     return host.datasets.build(spec)
-
-
-def write_idx(path: Path, data: torch.Tensor) -> None:
-    """Write uint8 `data` in the IDX format: magic 0x0803 / 0x0801, big-endian dims, bytes."""
-    header = struct.pack(f">I{data.dim()}I", 0x0800 | data.dim(), *data.shape)
-    path.write_bytes(header + data.numpy().tobytes())
-
-
-def write_split(raw: Path, prefix: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randint(256, (n, 28, 28), generator=generator, dtype=torch.uint8)
-    labels = torch.randint(10, (n,), generator=generator, dtype=torch.uint8)
-    write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
-    write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-    return images, labels
 
 
 @pytest.fixture

@@ -1,0 +1,137 @@
+"""Tiny datasets written in their real on-disk formats, shared by the dataset and recipe tests."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import torch
+from disentangle_data.digits import write_idx
+from PIL import Image
+
+
+def write_split(raw: Path, prefix: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(256, (n, 28, 28), generator=generator, dtype=torch.uint8)
+    labels = torch.randint(10, (n,), generator=generator, dtype=torch.uint8)
+    write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+    write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return images, labels
+
+
+def write_svhn(root: Path, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A .mat file as the Stanford page serves it: X uint8 [32, 32, 3, N], y uint8 [N, 1]."""
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+    y = (np.arange(n, dtype=np.uint8) % 10 + 1).reshape(n, 1)  # 1..10, 10 is the digit 0
+    scipy.io.savemat(root / f"{split}_32x32.mat", {"X": x, "y": y})
+    return x, y
+
+
+def write_faces_jpegs(folder: Path, n: int) -> None:
+    """Aligned-CelebA-sized JPEGs (178×218): green in the centred 150 square, red outside."""
+    folder.mkdir(parents=True)
+    for i in range(1, n + 1):
+        image = Image.new("RGB", (178, 218), (255, 0, 0))
+        image.paste((0, 255, 0), (14, 34, 164, 184))
+        image.paste((0, 0, 40 * i), (79, 99, 99, 119))  # a blue mark in the middle, its own shade
+        image.save(folder / f"{i:06d}.jpg", quality=95)
+
+
+CHAIRS = ("1a6f615e8b1b5ae4dbbc9440457e303e", "2b1af04045c8c823f51f77a6d7299806")
+
+
+ELEVATIONS, AZIMUTHS = (20, 30), (0, 120, 240)
+
+
+def chair_level(chair: int, elevation: int, azimuth: int) -> int:
+    """The gray level of a view's chair: distinct per view, all far from white."""
+    return 10 + 20 * (chair * 6 + elevation * 3 + azimuth)
+
+
+def chair_render(chair: int, elevation: int, azimuth: int) -> Image.Image:
+    """A 300×300 RGB render: a small dark box (120×90) somewhere off-centre on white."""
+    image = Image.new("RGB", (300, 300), (255, 255, 255))
+    left, top = 20 + 60 * azimuth, 150 - 100 * elevation + 5 * chair
+    level = chair_level(chair, elevation, azimuth)
+    image.paste((level, level, level), (left, top, left + 120, top + 90))
+    return image
+
+
+def chair_renders() -> dict[str, Image.Image]:
+    """Each render by its path under the folder that holds rendered_chairs/."""
+    renders = {}
+    for c, chair in enumerate(CHAIRS):
+        for e, elevation in enumerate(ELEVATIONS):
+            for a, azimuth in enumerate(AZIMUTHS):
+                view = 1 + e * 3 + a
+                name = f"image_{view:03d}_p{elevation:03d}_t{azimuth:03d}_r096.png"
+                renders[f"rendered_chairs/{chair}/renders/{name}"] = chair_render(c, e, a)
+    return renders
+
+
+def write_chairs_folder(base: Path) -> None:
+    for name, image in chair_renders().items():
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        image.save(base / name)
+
+
+def write_chairs_tar(path: Path) -> None:
+    scratch = path.parent / "scratch"
+    write_chairs_folder(scratch)
+    (scratch / "rendered_chairs" / "all_chair_names.mat").write_bytes(b"ignored")
+    with tarfile.open(path, "w") as tar:
+        tar.add(scratch / "rendered_chairs", arcname="rendered_chairs")
+    shutil.rmtree(scratch)
+
+
+FACE_FOLDERS = ("th_AZ_VARIED", "th_EL_VARIED", "th_LIGHT_AZ_VARIED", "th_SHAPE_VARIED")
+
+
+TORCH7_NAMES = {torch.uint8: "Byte", torch.float32: "Float", torch.float64: "Double"}
+
+
+def torch7_bytes(
+    storage: torch.Tensor,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int = 0,
+    versioned: bool = True,
+) -> bytes:
+    """A tensor viewing a 1-D `storage` as Lua Torch7's torch.save writes it (little-endian)."""
+
+    def string(text: str) -> bytes:
+        return struct.pack("<i", len(text)) + text.encode()
+
+    def header(index: int, name: str) -> bytes:
+        version = string("V 1") if versioned else b""
+        return struct.pack("<ii", 4, index) + version + string(name)
+
+    kind, n = TORCH7_NAMES[storage.dtype], len(size)
+    tensor = struct.pack(f"<i{n}q{n}qq", n, *size, *stride, offset + 1)
+    data = struct.pack("<q", storage.numel()) + storage.numpy().tobytes()
+    return header(1, f"torch.{kind}Tensor") + tensor + header(2, f"torch.{kind}Storage") + data
+
+
+def save_torch7(path: Path, tensor: torch.Tensor) -> None:
+    tensor = tensor.contiguous()
+    path.write_bytes(torch7_bytes(tensor.flatten(), tuple(tensor.shape), tensor.stride()))
+
+
+def face_level(variation: int, batch: int, image: int) -> int:
+    return 5 + 40 * variation + 12 * batch + 3 * image
+
+
+def write_face_batches(root: Path, split: str, images: int = 3) -> None:
+    """Two batches per variation folder: batch1 (float [n, 1, 150, 150]), batch2.t7 (byte)."""
+    for v, folder in enumerate(FACE_FOLDERS):
+        target = root / folder / split
+        target.mkdir(parents=True)
+        levels = torch.tensor([[face_level(v, b, i) for i in range(images)] for b in (0, 1)])
+        frames = levels[:, :, None, None, None].expand(2, images, 1, 150, 150)
+        save_torch7(target / "batch1", frames[0].float() / 255)
+        save_torch7(target / "batch2.t7", frames[1, :, 0].to(torch.uint8))
