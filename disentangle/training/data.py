@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from disentangle.errors import DatasetError
+from disentangle.training.distributed import SINGLE, Ranks
 
 
 def scale_images(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
@@ -17,7 +18,8 @@ class DeviceBatches:
     """Epoch-shuffled batches of a uint8 tensor, scaled to the model's value range on the fly.
 
     Epoch `e`'s order is a function of (seed, e) alone, so batch `i` is the same whether a run
-    was interrupted or not: resuming needs no sampler state.
+    was interrupted or not: resuming needs no sampler state. `batch_size` is the global batch;
+    under torch.distributed each rank takes its own slice of it.
     """
 
     def __init__(
@@ -27,6 +29,7 @@ class DeviceBatches:
         seed: int,
         value_range: tuple[float, float],
         device: torch.device,
+        ranks: Ranks = SINGLE,
     ) -> None:
         if images.shape[0] < batch_size:
             raise DatasetError(
@@ -35,6 +38,8 @@ class DeviceBatches:
         self.images = images.to(device)
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.per_epoch = images.shape[0] // batch_size
+        self.local = batch_size // ranks.world
+        self.offset = ranks.rank * self.local
         self.value_range = value_range
         self._epoch, self._order = -1, torch.empty(0)
 
@@ -48,5 +53,6 @@ class DeviceBatches:
     def batch(self, iteration: int) -> torch.Tensor:
         """The float batch of a (0-based) iteration."""
         epoch, step = divmod(iteration, self.per_epoch)
-        index = self._order_of(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        start = step * self.batch_size + self.offset
+        index = self._order_of(epoch)[start : start + self.local]
         return scale_images(self.images.index_select(0, index), self.value_range)

@@ -14,20 +14,24 @@ import torch
 from pydantic import BaseModel
 
 from disentangle.build import Components, build_components
-from disentangle.checkpoint import load_checkpoint, save_checkpoint
+from disentangle.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from disentangle.errors import RunDirError, TrainingError
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.run import Run
+from disentangle.training import distributed
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.step import InfoGANStep, Models
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, ranks: distributed.Ranks) -> torch.device:
+    """The recipe's device; under torchrun each process takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and ranks.world > 1:
+        name = f"cuda:{ranks.local_rank}"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError(f"train.device = {name!r} but CUDA is not available here")
@@ -51,8 +55,10 @@ def train(
             "--overwrite to replace it, or choose another --out"
         )
     trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
-    _clear(run)
-    run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
+    if trainer.ranks.main:
+        _clear(run)
+        run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
+    distributed.barrier(trainer.ranks)
     return trainer.fit(progress)
 
 
@@ -66,8 +72,12 @@ def resume(
     data = meta["recipe"]
     apply_overrides(data, overrides)
     recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
-    run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
-    return Trainer(recipe, run, state, meta["iteration"]).fit(progress)
+    trainer = Trainer(recipe, run, state, meta["iteration"])
+    if trainer.ranks.main:
+        run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
+        trainer.truncate_metrics()
+    distributed.barrier(trainer.ranks)
+    return trainer.fit(progress)
 
 
 def _clear(run: Run) -> None:
@@ -86,7 +96,14 @@ class Trainer:
     ) -> None:
         self.recipe, self.run, self.iteration = recipe, run, iteration
         t = recipe.train
-        self.device = resolve_device(t.device)
+        self.ranks = distributed.ranks_from_env()
+        if t.batch_size % self.ranks.world:
+            raise TrainingError(
+                f"train.batch_size = {t.batch_size} (the global batch) must divide evenly "
+                f"among {self.ranks.world} processes"
+            )
+        self.device = resolve_device(t.device, self.ranks)
+        distributed.start(self.ranks, self.device)
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)
         self.value_range = tuple(recipe.dataset.value_range or self.comps.backbone.output_range)
@@ -104,22 +121,40 @@ class Trainer:
             ),
             torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2), **fused),
         )
-        self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(t.seed + 1_000_003 * self.ranks.rank)
         if state is not None:
             self._restore(state)
         data = self.comps.dataset.load()
         self.batches = DeviceBatches(
-            data.images, t.batch_size, t.seed, self.value_range, self.device
+            data.images, t.batch_size, t.seed, self.value_range, self.device, self.ranks
         )
+        sync = None
+        if self.ranks.world > 1:
+            world = self.ranks.world
+
+            def sync(optimizer: torch.optim.Optimizer) -> None:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                distributed.average_gradients(params, world)
+
         self.step = InfoGANStep(
-            self.comps, self.models, self.rng, self.device, t.precision == "bf16"
+            self.comps, self.models, self.rng, self.device, t.precision == "bf16", sync
         )
 
     def _state(self) -> dict[str, Any]:
+        """Everything a resume needs; every rank's RNG states (a collective call)."""
         m = self.models
-        rng = {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}
+        rng = {
+            "torch": torch.get_rng_state(),
+            "sampler": distributed.gather(self.rng.get_state(), self.ranks, self.device),
+        }
         if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["cuda"] = distributed.gather(
+                torch.cuda.get_rng_state(self.device), self.ranks, self.device
+            )
+        if self.ranks.world > 1:
+            distributed.broadcast_buffers(m.generator)
+            distributed.broadcast_buffers(m.discriminator)
         return {
             "generator": m.generator.state_dict(),
             "discriminator": m.discriminator.state_dict(),
@@ -136,10 +171,16 @@ class Trainer:
         m.estimator.load_state_dict(state["estimator"])
         m.opt_d.load_state_dict(state["opt_d"])
         m.opt_g.load_state_dict(state["opt_g"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.rng.set_state(state["rng"]["sampler"])
-        if "cuda" in state["rng"]:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        rng = state["rng"]
+        if rng["sampler"].shape[0] != self.ranks.world:
+            raise TrainingError(
+                f"the checkpoint was written by {rng['sampler'].shape[0]} process(es); resume it "
+                f"with as many (not {self.ranks.world})"
+            )
+        torch.set_rng_state(rng["torch"])
+        self.rng.set_state(rng["sampler"][self.ranks.rank].clone())
+        if "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"][self.ranks.rank].clone(), self.device)
 
     def _meta(self) -> dict[str, Any]:
         return {
@@ -147,18 +188,23 @@ class Trainer:
             "plugins": [vars(p) for p in host.loaded],
             "torch": torch.__version__,
             "device": str(self.device),
+            "processes": self.ranks.world,
         }
 
     def _checkpoint(self) -> Path:
-        return save_checkpoint(
-            self.run.checkpoints_dir,
-            self.iteration,
-            self._state(),
-            self._meta(),
-            self.recipe.train.keep_checkpoints,
-        )
+        state = self._state()
+        path = checkpoint_path(self.run.checkpoints_dir, self.iteration)
+        if self.ranks.main:
+            save_checkpoint(
+                self.run.checkpoints_dir,
+                self.iteration,
+                state,
+                self._meta(),
+                self.recipe.train.keep_checkpoints,
+            )
+        return path
 
-    def _truncate_metrics(self) -> None:
+    def truncate_metrics(self) -> None:
         """Drop lines a killed run logged after the checkpoint it resumes from."""
         kept = [r for r in self.run.metrics() if r["iteration"] <= self.iteration]
         tmp = self.run.metrics_path.with_name(".metrics.jsonl.tmp")
@@ -166,7 +212,8 @@ class Trainer:
         os.replace(tmp, self.run.metrics_path)
 
     def _record(self, totals: torch.Tensor, count: int, seconds: float) -> dict[str, Any]:
-        values = (totals / count).tolist()
+        """The mean losses and L_I since the last record, over every rank (a collective call)."""
+        values = distributed.average(totals / count, self.ranks.world).tolist()
         names = self.comps.code_names
         per_s = count / max(seconds, 1e-9)
         return {
@@ -202,17 +249,16 @@ class Trainer:
             paths.append(save_grid(grid, self.run.path / "traversals" / f"{name}.png", cols))
         return paths
 
+    def _log(self, record: dict[str, Any]) -> None:
+        with self.run.metrics_path.open("a") as log:
+            log.write(json.dumps(record) + "\n")
+
     def fit(self, show_progress: bool) -> Run:
-        t = self.recipe.train
-        if self.iteration:
-            self._truncate_metrics()
+        t, main = self.recipe.train, self.ranks.main
         totals = torch.zeros(2 + len(self.comps.codes), device=self.device)
         count, last_good = 0, None
         started = time.perf_counter()
-        with (
-            TrainingProgress(t.iterations, self.iteration, show_progress) as bar,
-            self.run.metrics_path.open("a") as log,
-        ):
+        with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:
                 totals += self.step(self.batches.batch(self.iteration))
                 count += 1
@@ -221,8 +267,8 @@ class Trainer:
                 at_checkpoint = self.iteration % t.checkpoint_every == 0 or done
                 if self.iteration % t.log_every == 0 or at_checkpoint:
                     record = self._record(totals, count, time.perf_counter() - started)
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
+                    if main:
+                        self._log(record)
                     if not math.isfinite(
                         record["loss_d"] + record["loss_g"] + sum(record["mi"].values())
                     ):
@@ -235,9 +281,13 @@ class Trainer:
                     bar.update(self.iteration, record)
                     totals.zero_()
                     count, started = 0, time.perf_counter()
-                if self.iteration % t.sample_every == 0 or done:
+                if main and (self.iteration % t.sample_every == 0 or done):
                     self._save_samples()
                 if at_checkpoint:
                     last_good = self._checkpoint()
-        self.save_traversals()
+        models = [self.models.generator, self.models.discriminator]
+        distributed.check_identical(models, self.ranks, self.device)
+        if main:
+            self.save_traversals()
+        distributed.stop(self.ranks)
         return self.run

@@ -9,6 +9,7 @@ pushed to make c informative: the paper's "regular GAN" baseline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,8 +39,10 @@ class InfoGANStep:
         generator: torch.Generator,
         device: torch.device,
         bf16: bool,
+        sync: Callable[[torch.optim.Optimizer], None] | None = None,
     ) -> None:
         self.comps, self.m, self.rng, self.device = comps, models, generator, device
+        self.sync = sync  # e.g. averages gradients over ranks before each optimizer step
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
@@ -49,6 +52,11 @@ class InfoGANStep:
         z = self.comps.noise.sample(n, self.rng, self.device)
         codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
         return torch.cat([z, *codes], dim=1), codes
+
+    def _step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.sync is not None:
+            self.sync(optimizer)
+        optimizer.step()
 
     def __call__(self, real: torch.Tensor) -> torch.Tensor:
         m, n = self.m, real.shape[0]
@@ -69,7 +77,7 @@ class InfoGANStep:
                 loss_d = loss_d - (self.free * free_bounds).sum()
         m.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        m.opt_d.step()
+        self._step(m.opt_d)
 
         d.requires_grad_(False)
         latents, codes = self._latents(n)
@@ -80,7 +88,7 @@ class InfoGANStep:
             loss_g = adv_g - (self.weights * g_bounds).sum()
         m.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        m.opt_g.step()
+        self._step(m.opt_g)
         d.requires_grad_(True)
 
         return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
