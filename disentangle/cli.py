@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,8 +81,19 @@ def run(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in the folder.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    nproc: Annotated[
+        int, typer.Option(help="Data-parallel processes (launches torchrun; one per GPU).")
+    ] = 1,
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        args = [str(recipe)] if recipe else []
+        for flag, value in (("--set", s) for s in set_ or []):
+            args += [flag, value]
+        for flag, value in (("--variant", variant), ("--out", out_dir), ("--resume", resume)):
+            args += [flag, str(value)] if value is not None else []
+        args += ["--overwrite"] * overwrite + ["--quiet"] * quiet
+        raise typer.Exit(_torchrun(nproc, ["run", *args]))
     with user_errors():
         from disentangle.recipe import load_recipe
         from disentangle.training.loop import resume as resume_run
@@ -102,6 +116,21 @@ def run(
                 progress=not quiet,
             )
         out.print(f"run finished: [bold]{result.path}[/]")
+
+
+def _torchrun(nproc: int, args: list[str]) -> int:
+    """Run `disentangle ARGS` in `nproc` processes under torchrun; its exit code."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "disentangle",
+        *args,
+    ]
+    return subprocess.call(command)
 
 
 def _run_seeds(

@@ -17,9 +17,13 @@ from disentangle.run import Run
 WORKER = Path(__file__).parent / "dist_worker.py"
 
 
-def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = "1"
+    return {**env, "OMP_NUM_THREADS": "1"}
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = clean_env()
     command = [
         sys.executable,
         "-m",
@@ -46,18 +50,28 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dist")
     (root / "tiny.toml").write_text(TINY_TOML)
     torchrun(str(WORKER), "tiny.toml", "whole", "train.iterations=6", cwd=root)
-    torchrun(
-        "-m",
-        "disentangle",
-        "run",
-        "tiny.toml",
-        "--out",
-        "cut",
-        "--quiet",
-        "--set",
-        "train.iterations=4",
+    launched = subprocess.run(  # the CLI's --nproc launches torchrun itself
+        [
+            sys.executable,
+            "-m",
+            "disentangle",
+            "run",
+            "tiny.toml",
+            "--nproc",
+            "2",
+            "--out",
+            "cut",
+            "--quiet",
+            "--set",
+            "train.iterations=4",
+        ],
         cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
+    assert launched.returncode == 0, launched.stdout + launched.stderr
     torchrun(
         "-m",
         "disentangle",
