@@ -15,13 +15,13 @@ from disentangle.errors import DisentangleError
 from disentangle.plugins import ENV_VAR, GROUP, PluginHost
 
 PROVIDER = "disentangle-toolkit"
-FIRST_PARTY = {"infogan", "dcgan", "data"}
+FIRST_PARTY = {"infogan", "dcgan", "data", "metrics"}
 EXPECTED = {
     "codes": ["categorical", "gaussian", "uniform"],
-    "backbones": ["mnist"],
+    "backbones": ["celeba", "chairs", "faces", "mnist", "svhn"],
     "estimators": ["variational"],
-    "datasets": ["fashion_mnist", "mnist", "procedural"],
-    "metrics": [],
+    "datasets": ["celeba", "chairs", "faces", "fashion_mnist", "mnist", "procedural", "svhn"],
+    "metrics": ["accuracy", "beta_vae", "dci", "factor_vae", "mig", "modularity", "sap"],
 }
 
 
@@ -203,10 +203,10 @@ def test_failed_add_registers_nothing() -> None:
     host = PluginHost()
     with pytest.raises(DisentangleError, match="'first_test' is already registered"):
         host.add(Partial(), name="partial")
-    assert host.metrics.names() == []
+    assert host.metrics.names() == EXPECTED["metrics"]
     assert "partial" not in {p.name for p in host.loaded}
     host.add(InProcess(), name="partial")  # the name is free again
-    assert host.metrics.names() == ["count_test"]
+    assert host.metrics.names() == sorted([*EXPECTED["metrics"], "count_test"])
 
 
 def test_failed_add_restores_what_it_overrode() -> None:

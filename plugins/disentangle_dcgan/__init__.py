@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from disentangle import hookimpl
+from disentangle_dcgan.celeba import CelebaBackbone, CelebaParams
+from disentangle_dcgan.chairs import ChairsBackbone, ChairsParams
+from disentangle_dcgan.faces import FacesBackbone, FacesParams
 from disentangle_dcgan.mnist import MnistBackbone, MnistParams
+from disentangle_dcgan.svhn import SvhnBackbone, SvhnParams
 
 
 @hookimpl
 def register_backbones(register):
     register("mnist", MnistBackbone, MnistParams)
+    register("svhn", SvhnBackbone, SvhnParams)
+    register("celeba", CelebaBackbone, CelebaParams)
+    register("faces", FacesBackbone, FacesParams)
+    register("chairs", ChairsBackbone, ChairsParams)

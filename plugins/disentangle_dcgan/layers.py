@@ -1,4 +1,10 @@
-"""Building blocks shared by the paper's architectures, and its initialisation."""
+"""Building blocks shared by the paper's architectures, and its initialisation.
+
+Every conv is 4×4. Stride 2 halves (conv) or doubles (upconv) the size with padding 1. A stride-1
+layer keeps the size (3D Chairs, Table 6): a 4×4 transposed conv with stride 1 cannot do that with
+symmetric padding, and a stride-1 transposed conv is mathematically a plain convolution, so both
+conv and upconv use a 4×4 Conv2d with padding "same" there (PyTorch pads 1 before, 2 after).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ def scaled(channels: int, width: float) -> int:
 
 
 def conv(c_in: int, c_out: int, slope: float, bn: bool, stride: int = 2) -> list[nn.Module]:
-    """4×4 conv (stride 2 halves the size), optional BN, leaky ReLU."""
+    """4×4 conv (stride 2 halves the size, stride 1 keeps it), optional BN, leaky ReLU."""
     layers: list[nn.Module] = [
         nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same", bias=not bn)
     ]
@@ -34,11 +40,11 @@ def conv(c_in: int, c_out: int, slope: float, bn: bool, stride: int = 2) -> list
 
 
 def upconv(c_in: int, c_out: int, bn: bool, stride: int = 2) -> list[nn.Module]:
-    """4×4 transposed conv (stride 2 doubles the size), optional BN, ReLU."""
+    """4×4 upconv (stride 2 doubles the size, stride 1 keeps it), optional BN, ReLU."""
     if stride == 2:
-        layer = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn)
+        layer: nn.Module = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn)
     else:
-        layer = nn.ConvTranspose2d(c_in, c_out, 3, 1, 1, bias=not bn)
+        layer = nn.Conv2d(c_in, c_out, 4, 1, "same", bias=not bn)
     return [layer, *([nn.BatchNorm2d(c_out)] if bn else []), nn.ReLU()]
 
 

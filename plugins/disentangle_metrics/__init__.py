@@ -1,0 +1,32 @@
+"""Disentanglement metrics (disentanglement_lib's definitions) and unsupervised accuracy."""
+
+from __future__ import annotations
+
+from disentangle import hookimpl
+from disentangle_metrics.metrics import (
+    DCI,
+    MIG,
+    SAP,
+    Accuracy,
+    AccuracyParams,
+    BetaVAE,
+    BetaVAEParams,
+    FactorVAE,
+    FactorVAEParams,
+    MIGParams,
+    Modularity,
+    ModularityParams,
+    SAPParams,
+    SplitParams,
+)
+
+
+@hookimpl
+def register_metrics(register):
+    register("accuracy", Accuracy, AccuracyParams)
+    register("mig", MIG, MIGParams)
+    register("dci", DCI, SplitParams)
+    register("sap", SAP, SAPParams)
+    register("factor_vae", FactorVAE, FactorVAEParams)
+    register("beta_vae", BetaVAE, BetaVAEParams)
+    register("modularity", Modularity, ModularityParams)

@@ -1,0 +1,235 @@
+"""The metrics as plugins: params with disentanglement_lib's defaults, and Metric classes.
+
+The scoring modules (sklearn, scipy, matplotlib) are imported on first call, so loading the
+plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from disentangle_infogan.codes import Categorical
+from pydantic import Field
+
+from disentangle import EvalContext, Metric, Params
+from disentangle_metrics.ground_truth import (
+    Encoder,
+    GroundTruth,
+    RenderedDataset,
+    is_ground_truth,
+    numpy_encoder,
+)
+
+#: `ctx.fast` divides every sample count by this, keeping at least FAST_FLOOR (or all of them)
+FAST_DIVISOR = 20
+FAST_FLOOR = 100
+NEEDS_GROUND_TRUTH = "needs a ground-truth dataset with render() and at least two varying factors"
+NEEDS_LABELS = "needs labels and a categorical code"
+
+
+def _count(n: int, ctx: EvalContext) -> int:
+    """A sample count, or in fast mode a FAST_DIVISOR-th of it (at least FAST_FLOOR or all)."""
+    return max(min(n, FAST_FLOOR), n // FAST_DIVISOR) if ctx.fast else n
+
+
+class MIGParams(Params):
+    points: int = Field(10_000, ge=2, description="sampled points")
+    bins: int = Field(20, ge=2, description="histogram bins per representation dimension")
+
+
+class SplitParams(Params):
+    train: int = Field(10_000, ge=2, description="sampled training points")
+    test: int = Field(5_000, ge=2, description="sampled test points")
+
+
+class SAPParams(SplitParams):
+    continuous: bool = Field(
+        False, description="score factors as continuous (cov² / var var) instead of with SVMs"
+    )
+
+
+class ModularityParams(SplitParams):
+    bins: int = Field(20, ge=2, description="histogram bins per representation dimension")
+
+
+class BetaVAEParams(Params):
+    batch: int = Field(64, ge=2, description="pairs averaged into one point")
+    train: int = Field(10_000, ge=2, description="training points")
+    eval: int = Field(5_000, ge=1, description="evaluation points")
+
+
+class FactorVAEParams(Params):
+    batch: int = Field(64, ge=2, description="samples sharing the fixed factor in one vote")
+    train: int = Field(10_000, ge=1, description="training votes")
+    eval: int = Field(5_000, ge=1, description="evaluation votes")
+    var_points: int = Field(10_000, ge=2, description="points for the global variance")
+    prune: float = Field(0.05, ge=0, description="dims with a global std below this are ignored")
+
+
+class AccuracyParams(Params):
+    points: int | None = Field(
+        None, ge=1, description="labelled images classified (a seeded subset); none: all"
+    )
+
+
+class GroundTruthMetric(Metric):
+    """A metric that samples factors, renders them and encodes the images."""
+
+    def __init__(self, spec: Params) -> None:
+        self.spec = spec
+
+    def applies(self, ctx: EvalContext) -> str | None:
+        return None if is_ground_truth(ctx.dataset) else NEEDS_GROUND_TRUTH
+
+    def __call__(self, ctx: EvalContext) -> dict[str, float]:
+        rng = np.random.default_rng(ctx.seed)
+        return self.score(RenderedDataset(ctx.dataset), numpy_encoder(ctx.encode), rng, ctx)
+
+    @abstractmethod
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        """The scores, from the ground truth and the encoder."""
+
+    def split(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Train and test (codes, factors), sampled with the spec's counts."""
+        from disentangle_metrics.disentanglement import sample_codes
+
+        train = sample_codes(truth, encode, _count(self.spec.train, ctx), rng)
+        test = sample_codes(truth, encode, _count(self.spec.test, ctx), rng)
+        return (*train, *test)
+
+
+class MIG(GroundTruthMetric):
+    """Mutual information gap."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import mig, sample_codes
+
+        codes, factors = sample_codes(truth, encode, _count(self.spec.points, ctx), rng)
+        return {"mig": mig(codes, factors, self.spec.bins)}
+
+
+class DCI(GroundTruthMetric):
+    """DCI disentanglement, completeness and informativeness."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import dci
+
+        return dci(*self.split(truth, encode, rng, ctx), rng)
+
+
+class SAP(GroundTruthMetric):
+    """Separated attribute predictability."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import sap
+
+        return {"sap": sap(*self.split(truth, encode, rng, ctx), self.spec.continuous)}
+
+
+class Modularity(GroundTruthMetric):
+    """Modularity and explicitness."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import modularity_explicitness
+
+        return modularity_explicitness(*self.split(truth, encode, rng, ctx), self.spec.bins)
+
+
+class FactorVAE(GroundTruthMetric):
+    """FactorVAE score (majority vote)."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import factor_vae
+
+        s = self.spec
+        return factor_vae(
+            truth,
+            encode,
+            rng,
+            batch=s.batch,
+            train=_count(s.train, ctx),
+            eval=_count(s.eval, ctx),
+            var_points=_count(s.var_points, ctx),
+            prune=s.prune,
+        )
+
+
+class BetaVAE(GroundTruthMetric):
+    """BetaVAE score (logistic regression)."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import beta_vae
+
+        s = self.spec
+        return beta_vae(
+            truth, encode, rng, batch=s.batch, train=_count(s.train, ctx), eval=_count(s.eval, ctx)
+        )
+
+
+class Accuracy(Metric):
+    """Unsupervised accuracy of each categorical code on the labels, and confusion heatmaps."""
+
+    def __init__(self, spec: AccuracyParams) -> None:
+        self.spec = spec
+
+    def applies(self, ctx: EvalContext) -> str | None:
+        if ctx.data.labels is None or not _categorical(ctx):
+            return NEEDS_LABELS
+        return None
+
+    def __call__(self, ctx: EvalContext) -> dict[str, float]:
+        from disentangle_metrics.accuracy import (
+            confusion,
+            hungarian_accuracy,
+            majority_accuracy,
+            save_confusion,
+        )
+
+        labels = ctx.data.labels
+        index = self._subset(len(labels), ctx)
+        codes = numpy_encoder(ctx.encode)(ctx.data.images[index])
+        truth = labels[index].numpy()
+        n_labels = int(labels.max()) + 1
+        names = _categorical(ctx)
+        scores: dict[str, float] = {}
+        for name in names:
+            posterior = codes[:, ctx.code_columns[name]]
+            counts = confusion(posterior.argmax(axis=1), truth, posterior.shape[1], n_labels)
+            save_confusion(counts, ctx.out_dir / f"confusion_{name}.png", f"{name} × label")
+            prefix = f"{name}/" if len(names) > 1 else ""
+            hungarian = hungarian_accuracy(counts)
+            scores[f"{prefix}accuracy_hungarian"] = hungarian
+            scores[f"{prefix}accuracy_majority"] = majority_accuracy(counts)
+            scores[f"{prefix}error_hungarian"] = 1 - hungarian
+        return scores
+
+    def _subset(self, total: int, ctx: EvalContext) -> torch.Tensor:
+        """Indices of the images to classify: all, or a seeded sorted subset."""
+        n = _count(self.spec.points or total, ctx)
+        if n >= total:
+            return torch.arange(total)
+        generator = torch.Generator().manual_seed(ctx.seed)
+        return torch.randperm(total, generator=generator)[:n].sort().values
+
+
+def _categorical(ctx: EvalContext) -> list[str]:
+    """Names of the context's categorical codes, in recipe order."""
+    return [name for name, code in ctx.codes.items() if isinstance(code, Categorical)]
