@@ -55,6 +55,8 @@ class Train(Section):
     seed: int = 0
     device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
     precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = Field(False, description="NHWC memory layout for convolutions")
+    compile: bool = Field(False, description="torch.compile G, D's trunk and heads")
     log_every: int = Field(50, ge=1, description="iterations between metrics.jsonl lines")
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")
@@ -90,7 +92,7 @@ def recipe_model() -> type[BaseModel]:
         "name": (str, Field("run", description="run name, the default output folder")),
         "description": (str, ""),
         "noise": (_union(host.codes, None), ...),
-        "codes": (list[_union(host.codes, CodeFields)], Field(min_length=1)),  # type: ignore[misc]
+        "codes": (list[_union(host.codes, CodeFields)], []),  # type: ignore[misc]
         "backbone": (_union(host.backbones, BackboneFields), ...),
         "dataset": (_union(host.datasets, DatasetFields), ...),
         "estimator": (

@@ -133,3 +133,31 @@ def test_bf16_autocast_trains_with_finite_losses(
     )
     assert weights(tmp_path / "run").keys() == weights(tmp_path / "fp32").keys()
     assert fp32.metrics()[-1] != last  # autocast really changed the arithmetic
+
+
+def test_a_recipe_without_codes_is_a_plain_gan(tiny_recipe: dict[str, Any], tmp_path: Path) -> None:
+    tiny_recipe["codes"] = []
+    run = train(validate_recipe(tiny_recipe), tmp_path / "run")
+    assert run.metrics()[-1]["mi"] == {}
+    assert not list((tmp_path / "run" / "traversals").glob("*.png"))
+
+
+@pytest.mark.parametrize("option", ["channels_last", "compile"])
+def test_layout_and_compile_options_train_the_same_model(
+    option: str, tiny_recipe: dict[str, Any], tmp_path: Path
+) -> None:
+    tiny_recipe["train"].update(iterations=2, log_every=1)
+    plain_run = train(validate_recipe(tiny_recipe), tmp_path / "plain")
+    tiny_recipe["train"][option] = True
+    other_run = train(validate_recipe(tiny_recipe), tmp_path / option)
+    plain, other = weights(tmp_path / "plain"), weights(tmp_path / option)
+    assert plain.keys() == other.keys()  # compiled modules keep their state-dict keys
+    for a, b in zip(plain_run.metrics(), other_run.metrics(), strict=True):
+        assert b["loss_d"] == pytest.approx(a["loss_d"], rel=1e-4)
+        assert b["mi"] == pytest.approx(a["mi"], rel=1e-4, abs=1e-5)
+    # Adam's first steps are ±lr for every weight whatever the gradient's size, so a gradient
+    # that differs in the last bits flips a few weights' steps; nearly all must agree exactly
+    differing = sum(
+        int((~torch.isclose(plain[k], other[k], rtol=1e-3, atol=1e-5)).sum()) for k in plain
+    )
+    assert differing / sum(v.numel() for v in plain.values()) < 0.01

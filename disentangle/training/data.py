@@ -30,6 +30,7 @@ class DeviceBatches:
         value_range: tuple[float, float],
         device: torch.device,
         ranks: Ranks = SINGLE,
+        channels_last: bool = False,
     ) -> None:
         if images.shape[0] < batch_size:
             raise DatasetError(
@@ -41,6 +42,7 @@ class DeviceBatches:
         self.local = batch_size // ranks.world
         self.offset = ranks.rank * self.local
         self.value_range = value_range
+        self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self._epoch, self._order = -1, torch.empty(0)
 
     def _order_of(self, epoch: int) -> torch.Tensor:
@@ -55,4 +57,5 @@ class DeviceBatches:
         epoch, step = divmod(iteration, self.per_epoch)
         start = step * self.batch_size + self.offset
         index = self._order_of(epoch)[start : start + self.local]
-        return scale_images(self.images.index_select(0, index), self.value_range)
+        batch = scale_images(self.images.index_select(0, index), self.value_range)
+        return batch.contiguous(memory_format=self.layout)

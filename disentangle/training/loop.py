@@ -110,6 +110,12 @@ class Trainer:
         g = self.comps.backbone.generator(self.comps.latent_dim).to(self.device)
         d = self.comps.backbone.discriminator(self.comps.q_dim).to(self.device)
         est = self.comps.estimator(recipe).to(self.device)
+        if t.channels_last:
+            g.to(memory_format=torch.channels_last)
+            d.to(memory_format=torch.channels_last)
+        if t.compile:
+            for module in (g, d.trunk, d.d_head, d.q_head):
+                module.compile()
         o = recipe.optim
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
         self.models = Models(
@@ -127,7 +133,13 @@ class Trainer:
             self._restore(state)
         data = self.comps.dataset.load()
         self.batches = DeviceBatches(
-            data.images, t.batch_size, t.seed, self.value_range, self.device, self.ranks
+            data.images,
+            t.batch_size,
+            t.seed,
+            self.value_range,
+            self.device,
+            self.ranks,
+            t.channels_last,
         )
         sync = None
         if self.ranks.world > 1:

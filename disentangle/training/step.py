@@ -53,6 +53,14 @@ class InfoGANStep:
         codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
         return torch.cat([z, *codes], dim=1), codes
 
+    def _bounds(
+        self, q_head: nn.Module, features: torch.Tensor, codes: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """L_I per code from Q's head on D's trunk features (none for a plain GAN)."""
+        if not codes:
+            return features.new_zeros(0, dtype=torch.float32)
+        return self.m.estimator(q_head(features), codes)
+
     def _step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.sync is not None:
             self.sync(optimizer)
@@ -66,11 +74,11 @@ class InfoGANStep:
         with self.autocast:
             with torch.no_grad():
                 fake = m.generator(latents)
-            real_logits, _ = d(real)
+            real_logits = d.d_head(d.trunk(real)).flatten()
             features = d.trunk(fake)
             fake_logits = d.d_head(features).flatten()
-            bounds = m.estimator(q_head(features), codes)
             adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
+            bounds = self._bounds(q_head, features, codes)
             loss_d = adv_d - (self.weights * bounds).sum()
             if self.any_free:
                 free_bounds = m.estimator(q_head(features.detach()), codes)
@@ -82,9 +90,9 @@ class InfoGANStep:
         d.requires_grad_(False)
         latents, codes = self._latents(n)
         with self.autocast:
-            logits, q = d(m.generator(latents))
-            g_bounds = m.estimator(q, codes)
-            adv_g = F.softplus(-logits).mean().float()
+            features = d.trunk(m.generator(latents))
+            adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
+            g_bounds = self._bounds(q_head, features, codes)
             loss_g = adv_g - (self.weights * g_bounds).sum()
         m.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
