@@ -1,0 +1,86 @@
+"""`disentangle eval` and `compare`: metrics of trained runs into eval.json and PNGs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from layouts import write_split
+from typer.testing import CliRunner
+
+from disentangle.cli import app
+from disentangle.evaluate import evaluate
+from disentangle.recipe import validate_recipe
+from disentangle.training.loop import train
+
+runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def procedural_run(tiny_recipe: dict[str, Any], tmp_path: Path) -> Path:
+    train(validate_recipe(tiny_recipe), tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_eval_on_a_ground_truth_run_writes_every_disentanglement_score(
+    procedural_run: Path,
+) -> None:
+    result = runner.invoke(app, ["eval", str(procedural_run), "--fast"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((procedural_run / "eval.json").read_text())
+    assert report["iteration"] == 6 and report["dataset"] == "procedural"
+    assert set(report["metrics"]) == {"mig", "dci", "sap", "factor_vae", "beta_vae", "modularity"}
+    assert "accuracy" in report["skipped"]  # no labels
+    for scores in report["metrics"].values():
+        assert all(0.0 <= v <= 1.0 for k, v in scores.items() if not k.endswith("dims"))
+    assert (procedural_run / "eval" / "mi-curve.png").read_bytes()[:8] == PNG
+    assert "mig" in result.output
+
+
+def test_eval_is_deterministic_for_a_seed(procedural_run: Path) -> None:
+    a = evaluate(procedural_run, ["mig", "factor_vae"], fast=True, seed=3)
+    b = evaluate(procedural_run, ["mig", "factor_vae"], fast=True, seed=3)
+    assert a["metrics"] == b["metrics"]
+
+
+def test_accuracy_on_a_labelled_test_split(tiny_recipe: dict[str, Any], tmp_path: Path) -> None:
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_split(raw, "train", 16, seed=0)
+    write_split(raw, "t10k", 12, seed=1)
+    tiny_recipe["dataset"] = {"type": "mnist", "root": str(tmp_path / "data")}
+    tiny_recipe["codes"][0]["k"] = 10
+    run = train(validate_recipe(tiny_recipe), tmp_path / "run")
+    report = evaluate(run, ["accuracy"])
+    assert report["dataset"] == "mnist (test split)"
+    scores = report["metrics"]["accuracy"]
+    assert 0 <= scores["accuracy_hungarian"] <= scores["accuracy_majority"] <= 1
+    assert scores["error_hungarian"] == pytest.approx(1 - scores["accuracy_hungarian"])
+    assert (tmp_path / "run" / "eval" / "confusion_shape.png").read_bytes()[:8] == PNG
+
+
+def test_a_metric_that_does_not_apply_is_a_clear_error(procedural_run: Path) -> None:
+    result = runner.invoke(app, ["eval", str(procedural_run), "--metric", "accuracy"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "does not apply" in result.output
+    result = runner.invoke(app, ["eval", str(procedural_run), "--metric", "migg"])
+    assert result.exit_code == 1 and "Did you mean 'mig'" in " ".join(result.output.split())
+    result = runner.invoke(app, ["eval", str(procedural_run), "--split", "test"])
+    assert result.exit_code == 1 and "has no splits" in result.output
+
+
+def test_compare_plots_runs_together(
+    procedural_run: Path, tiny_recipe: dict[str, Any], tmp_path: Path
+) -> None:
+    for code in tiny_recipe["codes"]:
+        code["lambda"] = 0.0
+    train(validate_recipe(tiny_recipe), tmp_path / "gan")
+    out = tmp_path / "compare.png"
+    result = runner.invoke(
+        app, ["compare", str(procedural_run), str(tmp_path / "gan"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG
