@@ -9,6 +9,7 @@ before a checkpoint, and every rank's RNG state is saved, so a run resumes exact
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -66,6 +67,18 @@ def average_gradients(params: list[torch.Tensor], world: int) -> None:
     flat.div_(world)
     for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads), strict=True):
         grad.copy_(synced)
+
+
+def gradient_sync(ranks: Ranks) -> Callable[[torch.optim.Optimizer], None] | None:
+    """What to call before each optimizer step: average its gradients (None alone)."""
+    if ranks.world == 1:
+        return None
+
+    def sync(optimizer: torch.optim.Optimizer) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        average_gradients(params, ranks.world)
+
+    return sync
 
 
 def average(values: torch.Tensor, world: int) -> torch.Tensor:

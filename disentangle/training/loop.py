@@ -141,16 +141,13 @@ class Trainer:
             self.ranks,
             t.channels_last,
         )
-        sync = None
-        if self.ranks.world > 1:
-            world = self.ranks.world
-
-            def sync(optimizer: torch.optim.Optimizer) -> None:
-                params = [p for group in optimizer.param_groups for p in group["params"]]
-                distributed.average_gradients(params, world)
-
         self.step = InfoGANStep(
-            self.comps, self.models, self.rng, self.device, t.precision == "bf16", sync
+            self.comps,
+            self.models,
+            self.rng,
+            self.device,
+            t.precision == "bf16",
+            distributed.gradient_sync(self.ranks),
         )
 
     def _state(self) -> dict[str, Any]:
