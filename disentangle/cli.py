@@ -84,6 +84,9 @@ def run(
     nproc: Annotated[
         int, typer.Option(help="Data-parallel processes (launches torchrun; one per GPU).")
     ] = 1,
+    jobs: Annotated[
+        int, typer.Option(help="With --seeds: how many seeds train at once (GPUs in turn).")
+    ] = 1,
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -106,7 +109,9 @@ def run(
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
         elif seeds is not None:
-            _run_seeds(load_recipe(recipe, set_ or [], variant), seeds, out_dir, overwrite, quiet)
+            _run_seeds(
+                load_recipe(recipe, set_ or [], variant), seeds, out_dir, overwrite, quiet, jobs
+            )
             return
         else:
             result = train(
@@ -134,22 +139,19 @@ def _torchrun(nproc: int, args: list[str]) -> int:
 
 
 def _run_seeds(
-    recipe: object, seeds: str, out_dir: Path | None, overwrite: bool, quiet: bool
+    recipe: object, seeds: str, out_dir: Path | None, overwrite: bool, quiet: bool, jobs: int
 ) -> None:
     """Each seed into its own folder, then a table of the final L_I per code."""
-    from disentangle.sweep import final_mi, parse_seeds, seed_folder, seed_recipe
-    from disentangle.training.loop import train
+    from disentangle.sweep import final_mi, parse_seeds, run_seeds
 
-    runs = []
-    for seed in parse_seeds(seeds):
-        folder = seed_folder(recipe, seed, out_dir)
-        out.print(f"seed {seed} → {folder}")
-        runs.append(
-            (
-                seed,
-                train(seed_recipe(recipe, seed), folder, overwrite=overwrite, progress=not quiet),
-            )
-        )
+    runs = run_seeds(
+        recipe,
+        parse_seeds(seeds),
+        out_dir,
+        overwrite=overwrite,
+        progress=not quiet and jobs == 1,
+        jobs=jobs,
+    )
     codes = list(final_mi(runs[0][1]))
     table = Table("seed", "run", *[f"L_I {c}" for c in codes], title="final L_I per code")
     for seed, result in runs:

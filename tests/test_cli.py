@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from disentangle.cli import app
@@ -233,3 +234,26 @@ def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) 
     assert data.images.shape == (1797, 1, 28, 28)
     assert data.labels is not None and data.labels.tolist() == load_digits().target.tolist()
     assert data.images[:, :, :4].max() == 0  # MNIST's 4-pixel border stays empty
+
+
+def test_concurrent_seeds_match_sequential_ones(tiny_toml: Path, tmp_path: Path) -> None:
+    from disentangle.checkpoint import load_checkpoint
+    from disentangle.run import Run
+
+    for jobs in ("1", "2"):
+        code, output = invoke(
+            "run",
+            str(tiny_toml),
+            "--seeds",
+            "4-5",
+            "--jobs",
+            jobs,
+            "--out",
+            str(tmp_path / f"jobs{jobs}"),
+            "--quiet",
+        )
+        assert code == 0, output
+    for seed in (4, 5):
+        a, _ = load_checkpoint(Run(tmp_path / f"jobs1-seed{seed}").latest_checkpoint())
+        b, _ = load_checkpoint(Run(tmp_path / f"jobs2-seed{seed}").latest_checkpoint())
+        assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
