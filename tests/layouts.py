@@ -135,3 +135,56 @@ def write_face_batches(root: Path, split: str, images: int = 3) -> None:
         frames = levels[:, :, None, None, None].expand(2, images, 1, 150, 150)
         save_torch7(target / "batch1", frames[0].float() / 255)
         save_torch7(target / "batch2.t7", frames[1, :, 0].to(torch.uint8))
+
+
+#: latents_classes' sizes of the tiny dSprites file: color, shape, scale, orientation, x, y
+DSPRITES_SIZES = (1, 3, 2, 2, 2, 2)
+
+
+def grid_rows(sizes: tuple[int, ...]) -> np.ndarray:
+    """Every combination of factor indices, the last varying fastest, int64 [prod(sizes), K]."""
+    return np.stack(np.unravel_index(np.arange(np.prod(sizes)), sizes), axis=1).astype(np.int64)
+
+
+def marked_images(n: int, channels: int = 0) -> np.ndarray:
+    """`n` 64×64 images, image i with one pixel set at (i // 64, i % 64): [n, 64, 64(, C)]."""
+    images = np.zeros((n, 64, 64, channels) if channels else (n, 64, 64), np.uint8)
+    images[np.arange(n), np.arange(n) // 64, np.arange(n) % 64] = 1
+    return images
+
+
+def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> np.ndarray:
+    """The official .npz's keys (and a pickled `metadata`) for a small grid; its classes."""
+    classes = grid_rows(sizes)
+    np.savez_compressed(
+        path,
+        imgs=marked_images(len(classes)),
+        latents_classes=classes,
+        latents_values=classes.astype(np.float64),
+        metadata=np.array({"latents_sizes": np.array(sizes)}, dtype=object),
+    )
+    return classes
+
+
+#: each 3D Shapes factor's values in the official file (hues, scale, shape, orientation)
+SHAPES3D_VALUES = (
+    np.linspace(0, 0.9, 10),
+    np.linspace(0, 0.9, 10),
+    np.linspace(0, 0.9, 10),
+    np.linspace(0.75, 1.25, 8),
+    np.arange(4.0),
+    np.linspace(-30, 30, 15),
+)
+
+
+def write_shapes3d(path: Path, sizes: tuple[int, ...] = (2, 1, 2, 3, 2, 2)) -> np.ndarray:
+    """3dshapes.h5 for the first `sizes` values of each factor, gzipped as the official file."""
+    import h5py
+
+    classes = grid_rows(sizes)
+    labels = np.stack([SHAPES3D_VALUES[k][classes[:, k]] for k in range(6)], axis=1)
+    images = marked_images(len(classes), channels=3) * np.array([255, 128, 1], np.uint8)
+    with h5py.File(path, "w") as file:
+        file.create_dataset("images", data=images, compression="gzip")
+        file.create_dataset("labels", data=labels, compression="gzip")
+    return classes

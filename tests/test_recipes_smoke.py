@@ -53,6 +53,8 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path) -> None:
         "images.traversal_rows=2",
         "images.traversal_steps=3",
     ]
+    if dataset == "procedural":
+        overrides.append("dataset.size=64")  # dSprites' full grid takes a minute to draw
     if dataset in WRITERS:
         (tmp_path / "data").mkdir()
         WRITERS[dataset](tmp_path / "data")

@@ -1,12 +1,14 @@
-"""First-party datasets: MNIST / Fashion-MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites."""
+"""Datasets: (Fashion-)MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites, dSprites, 3D Shapes."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
 from disentangle_data.celeba import Celeba, CelebaParams
 from disentangle_data.chairs import Chairs, ChairsParams
+from disentangle_data.dsprites import Dsprites, DspritesParams
 from disentangle_data.faces import Faces, FacesParams
 from disentangle_data.procedural import Procedural, ProceduralParams
+from disentangle_data.shapes3d import Shapes3d, Shapes3dParams
 from disentangle_data.svhn import Svhn, SvhnParams
 from disentangle_data.torchvision_sets import FashionMnist, IdxParams, Mnist
 
@@ -20,3 +22,5 @@ def register_datasets(register):
     register("celeba", Celeba, CelebaParams)
     register("chairs", Chairs, ChairsParams)
     register("faces", Faces, FacesParams)
+    register("dsprites", Dsprites, DspritesParams)
+    register("shapes3d", Shapes3d, Shapes3dParams)

@@ -1,10 +1,11 @@
-"""The paper's DCGAN-style architectures (InfoGAN, Appendix C), one module each."""
+"""The paper's DCGAN-style architectures (InfoGAN, Appendix C) and InfoGAN-CR's dSprites one."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
 from disentangle_dcgan.celeba import CelebaBackbone, CelebaParams
 from disentangle_dcgan.chairs import ChairsBackbone, ChairsParams
+from disentangle_dcgan.dsprites import DspritesBackbone, DspritesParams
 from disentangle_dcgan.faces import FacesBackbone, FacesParams
 from disentangle_dcgan.mnist import MnistBackbone, MnistParams
 from disentangle_dcgan.svhn import SvhnBackbone, SvhnParams
@@ -17,3 +18,4 @@ def register_backbones(register):
     register("celeba", CelebaBackbone, CelebaParams)
     register("faces", FacesBackbone, FacesParams)
     register("chairs", ChairsBackbone, ChairsParams)
+    register("dsprites", DspritesBackbone, DspritesParams)

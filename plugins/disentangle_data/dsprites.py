@@ -1,0 +1,77 @@
+"""dSprites (Matthey et al. 2017) from DeepMind's official .npz: 737,280 binary 64×64 sprites."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from disentangle import Params
+from disentangle.errors import DatasetError
+from disentangle_data.grid import GridFile
+
+FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+SOURCE = (
+    f"download {FILE} from the deepmind/dsprites-dataset GitHub repository, "
+    "https://github.com/deepmind/dsprites-dataset"
+)
+#: latents_classes' columns: color (constant, dropped), then the factors
+COLUMNS = ("color", "shape", "scale", "orientation", "pos_x", "pos_y")
+
+
+class DspritesParams(Params):
+    root: str = Field("data", description=f"folder holding {FILE}, or the file (~ expanded)")
+
+
+class Dsprites(GridFile):
+    """dSprites: white shapes on black (0/255), factors shape, scale, orientation, x, y."""
+
+    title = "dSprites"
+    image_shape = (1, 64, 64)
+    factor_names = COLUMNS[1:]
+    #: the official file's; after `load`, those of the file read
+    factor_sizes = (3, 6, 40, 32, 32)
+
+    def __init__(self, spec: DspritesParams) -> None:
+        super().__init__()
+        self.root = Path(spec.root).expanduser().absolute()
+
+    @property
+    def path(self) -> Path:
+        return self.root if self.root.is_file() else self.root / FILE
+
+    def _read(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.path.is_file():
+            raise DatasetError(
+                f"dSprites not found: expected {self.path} ({FILE} in the folder `root` names, "
+                f"or `root` naming the file).\nTo get it: {SOURCE}."
+            )
+        try:  # only these two keys: `metadata` is a pickle, which is never loaded
+            with np.load(self.path, allow_pickle=False) as npz:
+                imgs, classes = npz["imgs"], npz["latents_classes"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise DatasetError(self._unreadable(f"{type(exc).__name__}: {exc}")) from None
+        if (
+            imgs.dtype != np.uint8
+            or imgs.ndim != 3
+            or imgs.shape[1:] != self.image_shape[1:]
+            or len(imgs) == 0
+            or classes.shape != (len(imgs), len(COLUMNS))
+            or not np.issubdtype(classes.dtype, np.integer)
+        ):
+            problem = f"imgs {imgs.dtype} {imgs.shape}, latents_classes {classes.dtype} "
+            raise DatasetError(self._unreadable(f"{problem}{classes.shape}"))
+        if imgs.max() > 1:
+            raise DatasetError(self._unreadable("imgs holds values other than 0 and 1"))
+        images = torch.from_numpy(imgs).unsqueeze(1).mul_(255)
+        factors = torch.from_numpy(np.ascontiguousarray(classes[:, 1:], dtype=np.int64))
+        return images, factors
+
+    def _unreadable(self, problem: str) -> str:
+        return (
+            f"dSprites: {self.path} is not the dSprites .npz (expected imgs uint8 [N, 64, 64] of "
+            f"0/1 and latents_classes int [N, 6], columns {', '.join(COLUMNS)}): {problem}"
+        )
