@@ -20,6 +20,21 @@ def grid_index(factors: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
     return index
 
 
+def sample_grid(sizes: tuple[int, ...], n: int, generator: torch.Generator) -> torch.Tensor:
+    """`n` factor-index rows drawn uniformly and independently per factor, int64 [n, K]."""
+    return torch.stack([torch.randint(size, (n,), generator=generator) for size in sizes], 1)
+
+
+def checked_factors(factors: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
+    """Factor-index rows as int64 on the CPU; a wrong shape or index raises ValueError."""
+    factors = factors.to("cpu", torch.int64)
+    if factors.dim() != 2 or factors.shape[1] != len(sizes):
+        raise ValueError(f"factors must be [n, {len(sizes)}], got {tuple(factors.shape)}")
+    if ((factors < 0) | (factors >= torch.tensor(sizes))).any():
+        raise ValueError(f"factor indices out of range for sizes {sizes}")
+    return factors
+
+
 class GridFile(Dataset):
     """A file of every factor combination in grid order: `render` looks the images up by index."""
 
@@ -58,16 +73,10 @@ class GridFile(Dataset):
 
     def sample_factors(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """`n` factor-index rows drawn uniformly and independently per factor, int64 [n, K]."""
-        sizes = self.load().factor_sizes
-        return torch.stack([torch.randint(size, (n,), generator=generator) for size in sizes], 1)
+        return sample_grid(self.load().factor_sizes, n, generator)
 
     def render(self, factors: torch.Tensor) -> torch.Tensor:
         """The file's images of factor-index rows [n, K], uint8 [n, C, H, W]."""
         data = self.load()
-        factors = factors.to("cpu", torch.int64)
-        sizes = data.factor_sizes
-        if factors.dim() != 2 or factors.shape[1] != len(sizes):
-            raise ValueError(f"factors must be [n, {len(sizes)}], got {tuple(factors.shape)}")
-        if ((factors < 0) | (factors >= torch.tensor(sizes))).any():
-            raise ValueError(f"factor indices out of range for sizes {sizes}")
-        return data.images[grid_index(factors, sizes)]
+        factors = checked_factors(factors, data.factor_sizes)
+        return data.images[grid_index(factors, data.factor_sizes)]

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field, model_validator
 
 from disentangle import Dataset, ImageData, Params
+from disentangle_data.grid import checked_factors, sample_grid
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 SHAPE_NAMES = ("square", "ellipse", "heart")
@@ -97,17 +98,11 @@ class Procedural(Dataset):
 
     def sample_factors(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """`n` factor-index rows drawn uniformly and independently per factor, int64 [n, 5]."""
-        columns = [torch.randint(size, (n,), generator=generator) for size in self.factor_sizes]
-        return torch.stack(columns, dim=1)
+        return sample_grid(self.factor_sizes, n, generator)
 
     def render(self, factors: torch.Tensor) -> torch.Tensor:
         """Draw the images of factor-index rows [n, 5] as uint8 {0, 255}, [n, 1, res, res]."""
-        factors = factors.to("cpu", torch.int64)
-        sizes = torch.tensor(self.factor_sizes)
-        if factors.dim() != 2 or factors.shape[1] != len(sizes):
-            raise ValueError(f"factors must be [n, {len(sizes)}], got {tuple(factors.shape)}")
-        if ((factors < 0) | (factors >= sizes)).any():
-            raise ValueError(f"factor indices out of range for sizes {self.factor_sizes}")
+        factors = checked_factors(factors, self.factor_sizes)
         res = self.resolution
         images = torch.empty(len(factors), 1, res, res, dtype=torch.uint8)
         chunk = max(1, CHUNK_PIXELS // (res * res))
