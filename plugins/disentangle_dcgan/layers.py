@@ -54,7 +54,12 @@ def fc(n_in: int, n_out: int, activation: nn.Module) -> list[nn.Module]:
 
 
 def q_head(n_in: int, hidden: int, q_dim: int, slope: float) -> nn.Sequential:
-    """Q's head on D's trunk: FC → BN → lReLU → FC out (the original MNIST code)."""
+    """Q's head on D's trunk: FC → BN → lReLU → FC out (the original MNIST code).
+
+    A plain GAN (no codes, `q_dim` 0) gets an empty head with no parameters.
+    """
+    if q_dim == 0:
+        return nn.Sequential()
     return nn.Sequential(*fc(n_in, hidden, nn.LeakyReLU(slope)), nn.Linear(hidden, q_dim))
 
 

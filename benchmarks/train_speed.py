@@ -1,0 +1,355 @@
+"""Training throughput of each registered backbone, per variant, against this machine's peak.
+
+Each backbone trains at the batch size of the shipped recipe that uses it (recipes/*.toml; the
+one named after the backbone where several do) with that recipe's codes and optimiser, on
+random images of the backbone's shape (a dataset registered here in-process). Models, batches
+and the step are built by the training loop's own Trainer; nothing is written but the JSON.
+
+Variants: fp32, bf16 (autocast), channels_last, compile (torch.compile), and gan (fp32, the
+same recipe with `codes = []`: a plain GAN, its noise widened to keep G's input size).
+
+Measured: iterations/s (median of repeats, after warm-up iterations), the FLOPs of one
+iteration (D step + G step, forward and backward, counted by FlopCounterMode on the eager
+model: precision, layout and compile do not change them), GFLOP/s achieved, and its fraction of
+the peak of a large matmul measured in the same run (fp32, or bf16 for bf16 autocast).
+Usage:
+    python benchmarks/train_speed.py [--backbones mnist,faces] [--variants fp32,bf16]
+        [--iterations N] [--repeats R] [--warmup W] [--threads T] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
+from torch.utils.flop_counter import FlopCounterMode
+
+from disentangle import Dataset, ImageData, Params, hookimpl
+from disentangle.build import build_components
+from disentangle.plugins import host
+from disentangle.recipe import BackboneFields, Train, read_toml, validate_recipe
+from disentangle.run import Run
+from disentangle.training.distributed import SINGLE
+from disentangle.training.loop import Trainer, resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
+RESULTS = ROOT / "benchmarks" / "results"
+PEAK_SIZE, PEAK_SAMPLES = 2048, 7  # square matmuls, median of the samples after one warm-up
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # train.precision → matmul dtype
+TABLE_WIDTH = 130  # at least, so that a redirected run (80 columns) keeps whole headers
+NUMBER_COLUMNS = ["batch", "it/s", "images/s", "GFLOP/it", "GFLOP/s", "% of peak"]
+
+
+class RandomParams(Params):
+    shape: tuple[int, int, int] = Field(description="(channels, height, width)")
+    size: int = Field(ge=1, description="number of images")
+
+
+class RandomImages(Dataset):
+    """Uniform random uint8 images of a given shape."""
+
+    def __init__(self, spec: RandomParams) -> None:
+        self.image_shape, self.size = spec.shape, spec.size
+
+    def load(self) -> ImageData:
+        g = torch.Generator().manual_seed(0)
+        shape = (self.size, *self.image_shape)
+        return ImageData(torch.randint(0, 256, shape, dtype=torch.uint8, generator=g))
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register("random_images", RandomImages, RandomParams)
+
+
+def train_options(**options: Any) -> Callable[[dict[str, Any]], None]:
+    """A variant that sets `[train]` options of the recipe."""
+    return lambda data: data.setdefault("train", {}).update(options)
+
+
+def plain_gan(data: dict[str, Any]) -> None:
+    """The variant without codes (no Q loss); the noise takes their width, so G is unchanged."""
+    data["noise"]["dim"] = build_components(validate_recipe(data)).latent_dim
+    data["codes"] = []
+
+
+VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "fp32": train_options(),
+    "bf16": train_options(precision="bf16"),
+    "channels_last": train_options(channels_last=True),
+    "compile": train_options(compile=True),
+    "gan": plain_gan,
+}
+
+
+@dataclass
+class Result:
+    backbone: str
+    variant: str
+    recipe: str
+    batch: int
+    precision: str
+    iterations_per_s: float
+    repeats_iterations_per_s: list[float]
+    images_per_s: float
+    gflop_per_iteration: float
+    gflop_per_s: float
+    peak_fraction: float
+    infogan_overhead: float | None = None
+
+
+def recipes_by_backbone(folder: Path) -> dict[str, Path]:
+    """Backbone type → the shipped recipe that trains it (the one named after it, if several)."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.toml")):
+        kind = read_toml(path)["backbone"]["type"]
+        if kind not in found or path.stem == kind:
+            found[kind] = path
+    return found
+
+
+def benchmark_data(path: Path) -> dict[str, Any]:
+    """A recipe's data with random images of its backbone's shape in place of its dataset."""
+    data = read_toml(path)
+    data.pop("variants", None)
+    entry = host.backbones.get(data["backbone"]["type"])
+    backbone = host.backbones.build(entry.spec_model(BackboneFields)(**data["backbone"]))
+    batch = Train(**data.get("train", {})).batch_size
+    kept = {k: v for k, v in data["dataset"].items() if k == "value_range"}
+    data["dataset"] = {
+        "type": "random_images",
+        "shape": list(backbone.image_shape),
+        "size": 4 * batch,
+        **kept,
+    }
+    data["name"] = f"speed-{path.stem}"
+    return data
+
+
+def variant_recipe(data: dict[str, Any], variant: str) -> BaseModel:
+    changed = copy.deepcopy(data)
+    VARIANTS[variant](changed)
+    return validate_recipe(changed, f"{data['name']} ({variant})")
+
+
+def trainer(recipe: BaseModel) -> Trainer:
+    return Trainer(recipe, Run(Path("runs") / recipe.name))  # fit() is never called: no files
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def iterations_per_s(t: Trainer, start: int, iterations: int) -> float:
+    """Run `iterations` training iterations (D/Q step then G step) and time them."""
+    began = time.perf_counter()
+    for i in range(start, start + iterations):
+        t.step(t.batches.batch(i))
+    synchronize(t.device)
+    return iterations / (time.perf_counter() - began)
+
+
+def timed_repeats(t: Trainer, warmup: int, iterations: int, repeats: int) -> list[float]:
+    iterations_per_s(t, 0, warmup)
+    return [iterations_per_s(t, warmup + r * iterations, iterations) for r in range(repeats)]
+
+
+def iteration_flops(recipe: BaseModel) -> int:
+    """FLOPs of one iteration, D step + G step, forward and backward (optimisers not counted)."""
+    t = trainer(recipe)
+    with FlopCounterMode(display=False) as counter:
+        t.step(t.batches.batch(0))
+    return counter.get_total_flops()
+
+
+def peak_gflops(dtype: torch.dtype, device: torch.device) -> float:
+    """GFLOP/s of a large square matmul: the median of PEAK_SAMPLES after one warm-up."""
+    a, b = (torch.randn(PEAK_SIZE, PEAK_SIZE, device=device).to(dtype) for _ in range(2))
+    out = torch.empty_like(a)
+    torch.mm(a, b, out=out)
+    seconds = []
+    for _ in range(PEAK_SAMPLES):
+        synchronize(device)
+        began = time.perf_counter()
+        torch.mm(a, b, out=out)
+        synchronize(device)
+        seconds.append(time.perf_counter() - began)
+    return 2 * PEAK_SIZE**3 / statistics.median(seconds) / 1e9
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return "unknown"
+
+
+def flops_variant(variant: str) -> str:
+    """The eager fp32 variant with the same FLOPs (only dropping the codes changes them)."""
+    return "gan" if variant == "gan" else "fp32"
+
+
+def measure(
+    backbone: str, path: Path, args: argparse.Namespace, peaks: dict[str, float]
+) -> list[Result]:
+    """Every variant of one backbone; their timed repeats take turns, so load hits all alike."""
+    data = benchmark_data(path)
+    recipes = {v: variant_recipe(data, v) for v in args.variants}
+    flops = {v: iteration_flops(variant_recipe(data, v)) for v in map(flops_variant, recipes)}
+    trainers = {v: trainer(r) for v, r in recipes.items()}
+    for t in trainers.values():
+        iterations_per_s(t, 0, args.warmup)
+    runs: dict[str, list[float]] = {v: [] for v in recipes}
+    for r in range(args.repeats):
+        for v, t in trainers.items():
+            runs[v].append(iterations_per_s(t, args.warmup + r * args.iterations, args.iterations))
+    return [
+        result(backbone, path, v, recipes[v], runs[v], flops[flops_variant(v)], peaks)
+        for v in recipes
+    ]
+
+
+def result(
+    backbone: str,
+    path: Path,
+    variant: str,
+    recipe: BaseModel,
+    runs: list[float],
+    flops: int,
+    peaks: dict[str, float],
+) -> Result:
+    rate, batch = statistics.median(runs), recipe.train.batch_size
+    precision = recipe.train.precision
+    return Result(
+        backbone=backbone,
+        variant=variant,
+        recipe=path.name,
+        batch=batch,
+        precision=precision,
+        iterations_per_s=rate,
+        repeats_iterations_per_s=runs,
+        images_per_s=rate * batch,
+        gflop_per_iteration=flops / 1e9,
+        gflop_per_s=flops * rate / 1e9,
+        peak_fraction=flops * rate / 1e9 / peaks[precision],
+    )
+
+
+def add_overheads(results: list[Result]) -> None:
+    """InfoGAN overhead of each gan row: its it/s over the same backbone's fp32 it/s, − 1."""
+    fp32 = {r.backbone: r.iterations_per_s for r in results if r.variant == "fp32"}
+    for r in results:
+        if r.variant == "gan" and r.backbone in fp32:
+            r.infogan_overhead = r.iterations_per_s / fp32[r.backbone] - 1
+
+
+def table(results: list[Result], title: str) -> Table:
+    out = Table(title=title, title_justify="left")
+    out.add_column("backbone")
+    out.add_column("variant")
+    for name in [*NUMBER_COLUMNS, "InfoGAN overhead"]:
+        out.add_column(name, justify="right")
+    for r in results:
+        overhead = "" if r.infogan_overhead is None else f"{100 * r.infogan_overhead:+.1f}%"
+        out.add_row(
+            r.backbone,
+            r.variant,
+            str(r.batch),
+            f"{r.iterations_per_s:.2f}",
+            f"{r.images_per_s:.0f}",
+            f"{r.gflop_per_iteration:.2f}",
+            f"{r.gflop_per_s:.1f}",
+            f"{100 * r.peak_fraction:.1f}%",
+            overhead,
+        )
+    return out
+
+
+def comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backbones", type=comma_list, help="default: every one a recipe trains")
+    p.add_argument("--variants", type=comma_list, default=list(VARIANTS), help=", ".join(VARIANTS))
+    p.add_argument("--iterations", type=int, default=10, help="timed iterations per repeat")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is kept)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed iterations before the repeats")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument("--json", type=Path, help="default: benchmarks/results/train_speed-DATE.json")
+    args = p.parse_args(argv)
+    args.variants = list(dict.fromkeys(args.variants))
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    return args
+
+
+def selected(args: argparse.Namespace, recipes: dict[str, Path]) -> dict[str, Path]:
+    """The backbones to run, each with its recipe; registered ones without a recipe are noted."""
+    registered = host.backbones.names()
+    for name in args.backbones or []:
+        host.backbones.get(name)  # an unknown name raises, with suggestions
+        if name not in recipes:
+            sys.exit(f"no recipe in {RECIPES} uses backbone {name!r}, so it has no batch size")
+    names = args.backbones or [n for n in registered if n in recipes]
+    skipped = [n for n in registered if n not in recipes]
+    if skipped and not args.backbones:
+        print(f"skipped (no shipped recipe uses them): {', '.join(skipped)}")
+    return {n: recipes[n] for n in names}
+
+
+def main(argv: list[str]) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device("auto", SINGLE)
+    peaks = {name: peak_gflops(dtype, device) for name, dtype in PRECISIONS.items()}
+    env = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "device": str(device),
+        "peak_gflop_per_s": peaks,
+        "iterations": args.iterations,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+    }
+    title = (
+        f"torch {env['torch']}, threads {env['threads']}, {env['cpu']}, device {device}; "
+        f"peak {peaks['fp32']:.0f} GFLOP/s fp32, {peaks['bf16']:.0f} GFLOP/s bf16 "
+        f"({PEAK_SIZE}² matmul); it/s: median of {args.repeats} × {args.iterations} iterations "
+        f"after {args.warmup} warm-up"
+    )
+    results = []
+    for backbone, path in selected(args, recipes_by_backbone(RECIPES)).items():
+        print(f"measuring {backbone}: {', '.join(args.variants)}", flush=True)
+        results += measure(backbone, path, args, peaks)
+    add_overheads(results)
+    Console(width=max(Console().width, TABLE_WIDTH)).print(table(results, title))
+    out = args.json or RESULTS / f"train_speed-{datetime.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**env, "results": [asdict(r) for r in results]}, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    host.add(sys.modules[__name__], "train_speed")
+    main(sys.argv[1:])
