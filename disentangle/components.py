@@ -21,6 +21,8 @@ class LatentCode(ABC):
     dim: int
     #: width of Q's output needed to parameterise the posterior (0: never inferred)
     q_dim: int
+    #: a one-hot category (its representation: one probability per category)
+    discrete: bool = False
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -21,6 +21,8 @@ class CategoricalParams(Params):
 class Categorical(LatentCode):
     """Cat(k), one-hot in G's input; Q outputs k logits (softmax posterior)."""
 
+    discrete = True
+
     def __init__(self, spec: CategoricalParams) -> None:
         self.k = spec.k
         self.dim = self.q_dim = spec.k

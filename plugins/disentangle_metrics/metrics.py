@@ -10,7 +10,6 @@ from abc import abstractmethod
 
 import numpy as np
 import torch
-from disentangle_infogan.codes import Categorical
 from pydantic import Field
 
 from disentangle import EvalContext, Metric, Params
@@ -232,4 +231,4 @@ class Accuracy(Metric):
 
 def _categorical(ctx: EvalContext) -> list[str]:
     """Names of the context's categorical codes, in recipe order."""
-    return [name for name, code in ctx.codes.items() if isinstance(code, Categorical)]
+    return [name for name, code in ctx.codes.items() if code.discrete]
