@@ -35,6 +35,7 @@ class MnistBackbone(Backbone):
     def __init__(self, spec: MnistParams) -> None:
         self.spec = spec
         self.output_range = OUTPUT_RANGE[spec.output]
+        self.side = self.image_shape[1] // 4  # two stride-2 layers each way
         w = spec.width
         self.c1, self.c2, self.hidden, self.q_hidden = (
             scaled(64, w),
@@ -47,8 +48,8 @@ class MnistBackbone(Backbone):
         return init_weights(
             nn.Sequential(
                 *fc(latent_dim, self.hidden, nn.ReLU()),
-                *fc(self.hidden, 7 * 7 * self.c2, nn.ReLU()),
-                nn.Unflatten(1, (self.c2, 7, 7)),
+                *fc(self.hidden, self.side * self.side * self.c2, nn.ReLU()),
+                nn.Unflatten(1, (self.c2, self.side, self.side)),
                 *upconv(self.c2, self.c1, bn=True),
                 nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
                 output_activation(self.spec.output),
@@ -61,7 +62,7 @@ class MnistBackbone(Backbone):
             *conv(1, self.c1, slope, bn=False),
             *conv(self.c1, self.c2, slope, bn=True),
             nn.Flatten(),
-            *fc(7 * 7 * self.c2, self.hidden, nn.LeakyReLU(slope)),
+            *fc(self.side * self.side * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
         return init_weights(
             Discriminator(
