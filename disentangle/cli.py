@@ -28,7 +28,7 @@ out = Console()
 err = Console(stderr=True)
 
 Variant = Annotated[
-    str | None, typer.Option(help="A named variant of the recipe ([variants.NAME]).")
+    str | None, typer.Option(help="A named variant: a \\[variants.NAME] table of the recipe.")
 ]
 Span = Annotated[
     tuple[float, float], typer.Option("--range", help="Range of a continuous code, e.g. -2 2.")
