@@ -18,9 +18,19 @@ PROVIDER = "disentangle-toolkit"
 FIRST_PARTY = {"infogan", "dcgan", "data", "metrics"}
 EXPECTED = {
     "codes": ["categorical", "gaussian", "uniform"],
-    "backbones": ["celeba", "chairs", "faces", "mnist", "svhn"],
+    "backbones": ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"],
     "estimators": ["variational"],
-    "datasets": ["celeba", "chairs", "faces", "fashion_mnist", "mnist", "procedural", "svhn"],
+    "datasets": [
+        "celeba",
+        "chairs",
+        "dsprites",
+        "faces",
+        "fashion_mnist",
+        "mnist",
+        "procedural",
+        "shapes3d",
+        "svhn",
+    ],
     "metrics": ["accuracy", "beta_vae", "dci", "factor_vae", "mig", "modularity", "sap"],
 }
 
