@@ -17,11 +17,11 @@ from disentangle_dcgan.layers import (
     Output,
     conv,
     fc,
+    image_out,
     init_weights,
-    output_activation,
-    q_head,
     scaled,
     upconv,
+    with_heads,
 )
 
 
@@ -58,8 +58,7 @@ class ChairsBackbone(Backbone):
                 *upconv(self.c3, self.c3, bn=True, stride=1),
                 *upconv(self.c3, self.c2, bn=True),
                 *upconv(self.c2, self.c1, bn=True),
-                nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
-                output_activation(self.spec.output),
+                *image_out(self.c1, 1, self.spec.output),
             )
         )
 
@@ -74,8 +73,4 @@ class ChairsBackbone(Backbone):
             nn.Flatten(),
             *fc(8 * 8 * self.c3, self.hidden, nn.LeakyReLU(slope)),
         )
-        return init_weights(
-            Discriminator(
-                trunk, nn.Linear(self.hidden, 1), q_head(self.hidden, self.q_hidden, q_dim, slope)
-            )
-        )
+        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)

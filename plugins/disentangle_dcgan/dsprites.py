@@ -16,11 +16,11 @@ from disentangle_dcgan.layers import (
     Output,
     conv,
     fc,
+    image_out,
     init_weights,
-    output_activation,
-    q_head,
     scaled,
     upconv,
+    with_heads,
 )
 
 
@@ -54,8 +54,7 @@ class DspritesBackbone(Backbone):
                 *upconv(self.c2, self.c2, bn=True),
                 *upconv(self.c2, self.c1, bn=True),
                 *upconv(self.c1, self.c1, bn=True),
-                nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
-                output_activation(self.spec.output),
+                *image_out(self.c1, 1, self.spec.output),
             )
         )
 
@@ -69,8 +68,4 @@ class DspritesBackbone(Backbone):
             nn.Flatten(),
             *fc(4 * 4 * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
-        return init_weights(
-            Discriminator(
-                trunk, nn.Linear(self.hidden, 1), q_head(self.hidden, self.q_hidden, q_dim, slope)
-            )
-        )
+        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from torch import nn
 
-from disentangle import Params
+from disentangle import Discriminator, Params
 
 Output = Literal["tanh", "sigmoid"]
 OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
@@ -65,6 +65,20 @@ def q_head(n_in: int, hidden: int, q_dim: int, slope: float) -> nn.Sequential:
 
 def output_activation(kind: Output) -> nn.Module:
     return nn.Tanh() if kind == "tanh" else nn.Sigmoid()
+
+
+def image_out(c_in: int, channels: int, kind: Output) -> list[nn.Module]:
+    """G's last layer: a 4×4 stride-2 transposed conv to the image's channels, then `kind`."""
+    return [nn.ConvTranspose2d(c_in, channels, 4, 2, 1), output_activation(kind)]
+
+
+def with_heads(
+    trunk: nn.Module, features: int, q_hidden: int, q_dim: int, slope: float
+) -> Discriminator:
+    """D's logit head and Q's head on one trunk of `features` outputs, initialised."""
+    return init_weights(
+        Discriminator(trunk, nn.Linear(features, 1), q_head(features, q_hidden, q_dim, slope))
+    )
 
 
 def init_weights(module: nn.Module) -> nn.Module:

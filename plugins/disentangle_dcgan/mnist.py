@@ -12,11 +12,11 @@ from disentangle_dcgan.layers import (
     Output,
     conv,
     fc,
+    image_out,
     init_weights,
-    output_activation,
-    q_head,
     scaled,
     upconv,
+    with_heads,
 )
 
 
@@ -51,8 +51,7 @@ class MnistBackbone(Backbone):
                 *fc(self.hidden, self.side * self.side * self.c2, nn.ReLU()),
                 nn.Unflatten(1, (self.c2, self.side, self.side)),
                 *upconv(self.c2, self.c1, bn=True),
-                nn.ConvTranspose2d(self.c1, 1, 4, 2, 1),
-                output_activation(self.spec.output),
+                *image_out(self.c1, 1, self.spec.output),
             )
         )
 
@@ -64,8 +63,4 @@ class MnistBackbone(Backbone):
             nn.Flatten(),
             *fc(self.side * self.side * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
-        return init_weights(
-            Discriminator(
-                trunk, nn.Linear(self.hidden, 1), q_head(self.hidden, self.q_hidden, q_dim, slope)
-            )
-        )
+        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)

@@ -12,11 +12,11 @@ from disentangle_dcgan.layers import (
     Output,
     conv,
     fc,
+    image_out,
     init_weights,
-    output_activation,
-    q_head,
     scaled,
     upconv,
+    with_heads,
 )
 
 
@@ -50,8 +50,7 @@ class SvhnBackbone(Backbone):
                 *upconv(self.g0, self.c3, bn=True),
                 *upconv(self.c3, self.c2, bn=False),
                 *upconv(self.c2, self.c1, bn=False),
-                nn.ConvTranspose2d(self.c1, 3, 4, 2, 1),
-                output_activation(self.spec.output),
+                *image_out(self.c1, 3, self.spec.output),
             )
         )
 
@@ -64,8 +63,4 @@ class SvhnBackbone(Backbone):
             *conv(self.c2, self.c3, slope, bn=True),
             nn.Flatten(),
         )
-        return init_weights(
-            Discriminator(
-                trunk, nn.Linear(features, 1), q_head(features, self.q_hidden, q_dim, slope)
-            )
-        )
+        return with_heads(trunk, features, self.q_hidden, q_dim, slope)
