@@ -22,6 +22,8 @@ class Components:
     weights: list[float]
     backbone: Backbone
     dataset: Dataset
+    #: the range images are scaled to: the recipe's, else the backbone's output range
+    value_range: tuple[float, float]
 
     @property
     def latent_dim(self) -> int:
@@ -62,6 +64,7 @@ def _build_all(recipe: Any) -> tuple[Components | None, list[Problem]]:
         weights=[c.lambda_ for c in recipe.codes],
         backbone=backbone,
         dataset=dataset,
+        value_range=tuple(recipe.dataset.value_range or backbone.output_range),
     )
     return comps, problems
 
@@ -80,7 +83,7 @@ def check_compatible(recipe: Any) -> list[Problem]:
                 )
             )
     bb, ds = comps.backbone, comps.dataset
-    value_range = tuple(recipe.dataset.value_range or bb.output_range)
+    value_range = comps.value_range
     if tuple(bb.image_shape) != tuple(ds.image_shape):
         problems.append(
             Problem(

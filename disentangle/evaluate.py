@@ -30,7 +30,7 @@ def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], 
     def encode(images: torch.Tensor) -> torch.Tensor:
         out = []
         for chunk in images.split(512):
-            _, q = d(scale_images(chunk.to(device), trained.value_range))
+            _, q = d(scale_images(chunk.to(device), trained.components.value_range))
             parts = torch.split(q.float(), splits, dim=1)
             out.append(
                 torch.cat(

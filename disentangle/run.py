@@ -25,7 +25,6 @@ class Trained:
     discriminator: torch.nn.Module
     components: Components
     recipe: Any
-    value_range: tuple[float, float]
     iteration: int
 
 
@@ -87,20 +86,18 @@ class Run:
             discriminator.load_state_dict(state["discriminator"])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{sidecar}: weights do not fit the recipe ({exc})") from None
-        value_range = tuple(recipe.dataset.value_range or comps.backbone.output_range)
         return Trained(
             generator.to(device).eval(),
             discriminator.to(device).eval(),
             comps,
             recipe,
-            value_range,
             meta["iteration"],
         )
 
     def sample(self, n: int = 100, seed: int = 0, trained: Trained | None = None) -> torch.Tensor:
         """`n` generated images in [0, 1]."""
         t = trained or self.load()
-        return render(t.generator, sample_latents(t.components, n, seed), t.value_range)
+        return render(t.generator, sample_latents(t.components, n, seed), t.components.value_range)
 
     def traverse(
         self,
@@ -115,7 +112,7 @@ class Run:
         """One code's traversal grid in [0, 1] (row-major) and its number of columns."""
         t = trained or self.load()
         latents, cols = traversal_latents(t.components, code, rows, steps, span, seed)
-        return render(t.generator, latents, t.value_range), cols
+        return render(t.generator, latents, t.components.value_range), cols
 
 
 def load_run(path: str | Path) -> Run:

@@ -106,7 +106,7 @@ class Trainer:
         distributed.start(self.ranks, self.device)
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)
-        self.value_range = tuple(recipe.dataset.value_range or self.comps.backbone.output_range)
+        self.value_range = self.comps.value_range
         g = self.comps.backbone.generator(self.comps.latent_dim).to(self.device)
         d = self.comps.backbone.discriminator(self.comps.q_dim).to(self.device)
         est = self.comps.estimator(recipe).to(self.device)
