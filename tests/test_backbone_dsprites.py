@@ -10,12 +10,12 @@ from test_backbones_paper import (
     SLOPE,
     Layer,
     assert_normal,
+    assert_param_counts,
     backbone,
     conv,
     fc,
     image_upconv,
     layers,
-    n_params,
     parts,
     q_head,
     upconv,
@@ -98,11 +98,16 @@ def test_parameter_counts() -> None:
     )  # fmt: skip
     d_head_expected = 128 + 1
     q_head_expected = 128 * 128 + bn * 128 + 128 * Q_DIM + Q_DIM
-    assert n_params(g) == g_expected == 250_113
-    assert n_params(d.trunk) == trunk_expected
-    assert n_params(d.d_head) == d_head_expected
-    assert n_params(d.q_head) == q_head_expected
-    assert n_params(d) == trunk_expected + d_head_expected + q_head_expected == 264_939
+    assert_param_counts(
+        g,
+        d,
+        generator=g_expected,
+        trunk=trunk_expected,
+        d_head=d_head_expected,
+        q_head=q_head_expected,
+    )
+    assert g_expected == 250_113
+    assert trunk_expected + d_head_expected + q_head_expected == 264_939
 
 
 def test_forward_shapes_sizes_and_output() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from test_backbones_paper import assert_param_counts
 from torch import nn
 
 from disentangle import Backbone, Discriminator
@@ -58,10 +59,6 @@ def layers(module: nn.Module) -> list[tuple[Any, ...]]:
         elif isinstance(m, LAYER_TYPES):
             out.append((type(m).__name__,))
     return out
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_registered_shape_and_range() -> None:
@@ -126,11 +123,14 @@ def test_parameter_counts(paper: tuple[nn.Module, Discriminator]) -> None:
     )  # fmt: skip
     d_head_expected = 1024 + 1
     q_head_expected = 1024 * 128 + bn * 128 + 128 * Q_DIM + Q_DIM
-    assert n_params(g) == g_expected
-    assert n_params(d.trunk) == trunk_expected
-    assert n_params(d.d_head) == d_head_expected
-    assert n_params(d.q_head) == q_head_expected
-    assert n_params(d) == trunk_expected + d_head_expected + q_head_expected
+    assert_param_counts(
+        g,
+        d,
+        generator=g_expected,
+        trunk=trunk_expected,
+        d_head=d_head_expected,
+        q_head=q_head_expected,
+    )
 
 
 def test_forward_shapes_and_sigmoid_output(paper: tuple[nn.Module, Discriminator]) -> None:

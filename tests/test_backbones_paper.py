@@ -165,6 +165,17 @@ def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def assert_param_counts(
+    g: nn.Module, d: Discriminator, *, generator: int, trunk: int, d_head: int, q_head: int
+) -> None:
+    """G, D's trunk, D's head and Q's head hold exactly the parameters their layer lists give."""
+    assert n_params(g) == generator
+    assert n_params(d.trunk) == trunk
+    assert n_params(d.d_head) == d_head
+    assert n_params(d.q_head) == q_head
+    assert n_params(d) == trunk + d_head + q_head
+
+
 def latents(name: str, n: int, seed: int = 1) -> torch.Tensor:
     return torch.rand(n, LATENT[name], generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
@@ -205,11 +216,14 @@ def test_svhn_parameter_counts(name: str) -> None:
     )  # fmt: skip
     d_head_expected = 4 * 4 * 256 + 1
     q_head_expected = 4 * 4 * 256 * 128 + bn * 128 + 128 * q + q
-    assert n_params(g) == g_expected
-    assert n_params(d.trunk) == trunk_expected
-    assert n_params(d.d_head) == d_head_expected
-    assert n_params(d.q_head) == q_head_expected
-    assert n_params(d) == trunk_expected + d_head_expected + q_head_expected
+    assert_param_counts(
+        g,
+        d,
+        generator=g_expected,
+        trunk=trunk_expected,
+        d_head=d_head_expected,
+        q_head=q_head_expected,
+    )
 
 
 def test_faces_parameter_counts() -> None:
@@ -228,10 +242,14 @@ def test_faces_parameter_counts() -> None:
     )  # fmt: skip
     d_head_expected = 1024 + 1
     q_head_expected = 1024 * 128 + bn * 128 + 128 * q + q
-    assert n_params(g) == g_expected
-    assert n_params(d.trunk) == trunk_expected
-    assert n_params(d.d_head) == d_head_expected
-    assert n_params(d.q_head) == q_head_expected
+    assert_param_counts(
+        g,
+        d,
+        generator=g_expected,
+        trunk=trunk_expected,
+        d_head=d_head_expected,
+        q_head=q_head_expected,
+    )
 
 
 def test_chairs_parameter_counts() -> None:
@@ -256,10 +274,14 @@ def test_chairs_parameter_counts() -> None:
     )  # fmt: skip
     d_head_expected = 1024 + 1
     q_head_expected = 1024 * 128 + bn * 128 + 128 * q + q
-    assert n_params(g) == g_expected
-    assert n_params(d.trunk) == trunk_expected
-    assert n_params(d.d_head) == d_head_expected
-    assert n_params(d.q_head) == q_head_expected
+    assert_param_counts(
+        g,
+        d,
+        generator=g_expected,
+        trunk=trunk_expected,
+        d_head=d_head_expected,
+        q_head=q_head_expected,
+    )
 
 
 # spatial size after each (up)conv: G from its first feature map, D from the image
