@@ -57,6 +57,11 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a text file whole: readers see the old file or the new one, never a part."""
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
 def checkpoint_path(folder: Path, iteration: int) -> Path:
     return folder / f"ckpt-{iteration:07d}.json"
 
@@ -79,7 +84,7 @@ def save_checkpoint(
         **meta,
         "state": skeleton,
     }
-    _atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(doc, indent=1)))
+    write_text_atomic(sidecar, json.dumps(doc, indent=1))
     for old in list_checkpoints(folder)[:-keep]:
         old.with_suffix(".safetensors").unlink(missing_ok=True)
         old.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from disentangle.checkpoint import write_text_atomic
 from disentangle.components import Dataset, EvalContext
 from disentangle.errors import DisentangleError, RecipeError
 from disentangle.plots import mi_curves
@@ -108,9 +108,7 @@ def evaluate(
         "metrics": scores,
         "skipped": skipped,
     }
-    tmp = run.path / ".eval.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, run.path / "eval.json")
+    write_text_atomic(run.path / "eval.json", json.dumps(report, indent=1))
     return report
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +13,12 @@ import torch
 from pydantic import BaseModel
 
 from disentangle.build import Components, build_components
-from disentangle.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from disentangle.checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+    write_text_atomic,
+)
 from disentangle.errors import RunDirError, TrainingError
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.plugins import host
@@ -57,7 +61,7 @@ def train(
     trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
     if trainer.ranks.main:
         _clear(run)
-        run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
+        write_text_atomic(run.recipe_path, json.dumps(to_data(recipe), indent=1))
     distributed.barrier(trainer.ranks)
     return trainer.fit(progress)
 
@@ -74,7 +78,7 @@ def resume(
     recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
     trainer = Trainer(recipe, run, state, meta["iteration"])
     if trainer.ranks.main:
-        run.recipe_path.write_text(json.dumps(to_data(recipe), indent=1))
+        write_text_atomic(run.recipe_path, json.dumps(to_data(recipe), indent=1))
         trainer.truncate_metrics()
     distributed.barrier(trainer.ranks)
     return trainer.fit(progress)
@@ -216,9 +220,7 @@ class Trainer:
     def truncate_metrics(self) -> None:
         """Drop lines a killed run logged after the checkpoint it resumes from."""
         kept = [r for r in self.run.metrics() if r["iteration"] <= self.iteration]
-        tmp = self.run.metrics_path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.run.metrics_path)
+        write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def _record(self, totals: torch.Tensor, count: int, seconds: float) -> dict[str, Any]:
         """The mean losses and L_I since the last record, over every rank (a collective call)."""
