@@ -74,6 +74,18 @@ def check_compatible(recipe: Any) -> list[Problem]:
     comps, problems = _build_all(recipe)
     if comps is None:
         return problems
+    seen: dict[str, int] = {}
+    for i, name in enumerate(comps.code_names):
+        if name in seen:
+            problems.append(
+                Problem(
+                    f"codes[{i}].name",
+                    f"codes[{seen[name]}] has the same name; code names must be unique "
+                    "(they name the code's metrics and files)",
+                    repr(name),
+                )
+            )
+        seen.setdefault(name, i)
     for i, code in enumerate(comps.codes):
         if code.q_dim == 0:
             problems.append(

@@ -209,11 +209,11 @@ def validate(
 
 @app.command()
 def plugins() -> None:
-    """List every registered component with its params and providing package."""
+    """List every registered component with its params, plugin and providing package."""
     with user_errors():
-        from disentangle.plugins import host
+        from disentangle.plugins import ENV_VAR, host
 
-        table = Table("kind", "name", "params", "provider")
+        table = Table("kind", "name", "params", "plugin", "provider")
         for registry in host.registries.values():
             for e in registry.entries():
                 params = ", ".join(
@@ -221,10 +221,14 @@ def plugins() -> None:
                     for k, f in e.params.model_fields.items()
                 )
                 provider = f"{e.provider} {e.version}".strip()
-                table.add_row(registry.kind, e.name, params, provider)
+                table.add_row(registry.kind, e.name, params, e.plugin, provider)
         out.print(table)
+        loaded = ", ".join(p.name for p in host.loaded) or "none"
+        out.print(f"plugins loaded (names for {ENV_VAR}): {loaded}")
         for f in host.failures:
             err.print(f"[red]failed[/] plugin {f.name!r} ({f.provider}): {f.error}")
+        if host.unknown:
+            raise DisentangleError("\n".join(host.unknown.values()))
 
 
 @app.command()

@@ -6,6 +6,7 @@ or `none` loads none, a comma-separated list loads only those entry-point names.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class PluginHost:
         self.metrics: Registry[Any] = Registry("metric", self.load)
         self.loaded: list[LoadedPlugin] = []
         self.failures: list[PluginFailure] = []
+        #: names asked for in DISENTANGLE_PLUGINS that no installed entry point has, and why
+        self.unknown: dict[str, str] = {}
+        #: every installed entry point's name, whether or not it was loaded
+        self.installed: list[str] = []
         self._done = False
 
     @property
@@ -70,8 +75,15 @@ class PluginHost:
         if self._done:
             return
         self._done = True
+        installed = list(entry_points(group=GROUP))
+        self.installed = sorted({ep.name for ep in installed})
+        wanted = requested()
+        if wanted is not None:
+            for name in sorted(wanted - set(self.installed)):
+                self.unknown[name] = unknown_plugin(name, installed)
+                print(f"disentangle: {self.unknown[name]}", file=sys.stderr)
         eps = sorted(
-            _allowed(entry_points(group=GROUP)),
+            (ep for ep in installed if wanted is None or ep.name in wanted),
             key=lambda ep: (_distribution(ep)[0] != OWN_DISTRIBUTION, ep.name),
         )
         for ep in eps:
@@ -108,7 +120,12 @@ class PluginHost:
                     if impl.plugin_name == name:
                         impl.function(
                             register=partial(
-                                _recording, registry, added, provider=provider, version=version
+                                _recording,
+                                registry,
+                                added,
+                                provider=provider,
+                                version=version,
+                                plugin=name,
                             )
                         )
         except Exception:
@@ -135,12 +152,39 @@ def _recording(
     return entry
 
 
-def _allowed(eps: Any) -> list[EntryPoint]:
+def requested() -> set[str] | None:
+    """The entry-point names DISENTANGLE_PLUGINS asks for; None when it is unset (load all)."""
     wanted = os.environ.get(ENV_VAR)
     if wanted is None:
-        return list(eps)
-    names = {n.strip() for n in wanted.split(",") if n.strip() and n.strip() != "none"}
-    return [ep for ep in eps if ep.name in names]
+        return None
+    return {n.strip() for n in wanted.split(",") if n.strip() and n.strip() != "none"}
+
+
+def unknown_plugin(name: str, installed: list[EntryPoint]) -> str:
+    """Why a name in DISENTANGLE_PLUGINS loads nothing, with the name it probably meant."""
+    by_module = {ep.module.split(".")[0]: ep.name for ep in installed}
+    names = sorted({ep.name for ep in installed})
+    if name in by_module:
+        hint = f" Did you mean {by_module[name]!r} (the entry-point name of module {name!r})?"
+    else:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"{ENV_VAR} asks for plugin {name!r}, but no installed plugin has that entry-point "
+        f"name.{hint} Installed: {', '.join(names) or 'none'}."
+    )
+
+
+def selection_note() -> str:
+    """Said beside 'nothing is registered' when DISENTANGLE_PLUGINS limits the plugins."""
+    wanted = requested()
+    if wanted is None:
+        return ""
+    loaded = ", ".join(p.name for p in host.loaded) or "none"
+    note = f"; {ENV_VAR}={os.environ[ENV_VAR]!r} limits loading to: {loaded}"
+    if host.unknown:
+        note += f" (not installed: {', '.join(host.unknown)})"
+    return note
 
 
 def _distribution(ep: EntryPoint) -> tuple[str, str]:

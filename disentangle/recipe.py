@@ -6,27 +6,41 @@ or backbone is as valid in a recipe as a built-in one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import tomllib
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
+from disentangle.bounds import NAME_RULE, SAFE_NAME, Device, SafeName, at_most
 from disentangle.errors import Problem, RecipeError
-from disentangle.plugins import host
+from disentangle.plugins import host, selection_note
 from disentangle.registry import Registry, UnknownNameError
+
+#: the largest seed: seeds are multiplied into 64-bit generator seeds
+MAX_SEED = 2**31 - 1
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class CodeFields(Section):
     """Fields every inferred latent code has, whatever its distribution."""
 
-    name: str | None = Field(None, description="label used in logs and figures")
+    name: Annotated[str | None, SafeName] = Field(
+        None, description="label used in logs and file names (unique among the codes)"
+    )
     lambda_: float = Field(1.0, alias="lambda", ge=0, description="weight of this code's L_I")
 
 
@@ -51,9 +65,13 @@ class Optim(Section):
 
 class Train(Section):
     iterations: int = Field(5000, ge=1)
-    batch_size: int = Field(128, ge=2)
-    seed: int = 0
-    device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    batch_size: Annotated[int, at_most(1 << 16, "a larger batch would not fit in memory")] = Field(
+        128, ge=2, description="the global batch (split among processes under torchrun)"
+    )
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    device: Annotated[str, Device] = Field(
+        "auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N, mps"
+    )
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = Field(False, description="NHWC memory layout for convolutions")
     compile: bool = Field(False, description="torch.compile G, D's trunk and heads")
@@ -63,16 +81,35 @@ class Train(Section):
     sample_every: int = Field(1000, ge=1, description="iterations between sample grids")
 
 
+_GRID = "a grid this large would not fit in memory"
+
+
 class Images(Section):
-    samples: int = Field(100, ge=1, description="images in a sample grid")
-    traversal_rows: int = Field(10, ge=1, description="rows (fixed noise and other codes)")
-    traversal_steps: int = Field(10, ge=2, description="columns for a continuous code")
+    samples: Annotated[int, at_most(10_000, _GRID)] = Field(
+        100, ge=1, description="images in a sample grid"
+    )
+    traversal_rows: Annotated[int, at_most(1_000, _GRID)] = Field(
+        10, ge=1, description="rows (fixed noise and other codes)"
+    )
+    traversal_steps: Annotated[int, at_most(1_000, _GRID)] = Field(
+        10, ge=2, description="columns for a continuous code"
+    )
     traversal_range: tuple[float, float] = (-1.0, 1.0)
+
+    @field_validator("traversal_range")
+    @classmethod
+    def _increasing(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("the low end must come first and be below the high end")
+        return value
 
 
 def _nothing_registered(kind: str) -> Any:
     def fail(value: Any) -> Any:
-        raise ValueError(f"no {kind} is registered: is a plugin missing? (disentangle plugins)")
+        raise ValueError(
+            f"no {kind} is registered: is a plugin missing? (disentangle plugins)"
+            + selection_note()
+        )
 
     return Annotated[Any, AfterValidator(fail)]
 
@@ -89,7 +126,10 @@ def _union(registry: Registry[Any], base: type[BaseModel] | None) -> Any:
 def recipe_model() -> type[BaseModel]:
     """The Recipe model for the plugins loaded now."""
     fields: dict[str, Any] = {
-        "name": (str, Field("run", description="run name, the default output folder")),
+        "name": (
+            Annotated[str, SafeName],
+            Field("run", description="run name, the default output folder runs/NAME"),
+        ),
         "description": (str, ""),
         "noise": (_union(host.codes, None), ...),
         "codes": (list[_union(host.codes, CodeFields)], []),  # type: ignore[misc]
@@ -133,7 +173,7 @@ def key_path(loc: tuple[int | str, ...], data: Any) -> str:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             node = None
-    return out
+    return out or "recipe"
 
 
 def problems_of(err: ValidationError, data: Any) -> list[Problem]:
@@ -160,26 +200,62 @@ def problems_of(err: ValidationError, data: Any) -> list[Problem]:
     return problems
 
 
-def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `a.b[1].c` in nested dicts/lists, creating tables as needed."""
+_PIECE = r"(?:[A-Za-z_][A-Za-z0-9_-]*|\d+)(?:\[\d+\])*"
+_KEY = re.compile(rf"{_PIECE}(?:\.{_PIECE})*")
+
+
+def parse_key(text: str, source: str) -> list[int | str]:
+    """`codes[1].k` (or `codes.1.k`) -> ['codes', 1, 'k']; anything else is a RecipeError."""
+    if not _KEY.fullmatch(text):
+        problem = (
+            "not a key path: expected keys and whole-number indices, "
+            "e.g. optim.lr_g, codes[1].k or codes.1.k"
+        )
+        raise RecipeError(source, [Problem(text, problem)])
+    return [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", text)]
+
+
+def format_key(parts: list[int | str]) -> str:
+    """['codes', 1, 'k'] -> 'codes[1].k'."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, source: str = "--set") -> None:
+    """Set `a.b[1].c` in nested tables and arrays, creating tables as needed.
+
+    An index may append one entry to an array (`codes[2]` of two codes adds a third); any
+    other path that does not fit the data is a RecipeError naming it.
+    """
+    parts = parse_key(key, source)
     node: Any = data
-    parts = _split_key(dotted)
-    for part, following in pairwise(parts):
+    for depth, part in enumerate(parts):
+        here = format_key(parts[:depth]) or "the recipe"
+        last = depth == len(parts) - 1
         if isinstance(part, int):
-            node = node[part]
-        else:
-            node = node.setdefault(part, [] if isinstance(following, int) else {})
-    node[parts[-1]] = value
+            if not isinstance(node, list):
+                problem = f"{here} is {_kind(node)}, not an array: it has no index [{part}]"
+                raise RecipeError(source, [Problem(key, problem)])
+            if part > len(node):
+                problem = f"{here} has {len(node)} entries; [{part}] is out of range"
+                raise RecipeError(source, [Problem(key, problem)])
+            if part == len(node):
+                node.append({})
+        elif not isinstance(node, dict):
+            problem = f"{here} is {_kind(node)}, not a table: it has no key {part!r}"
+            raise RecipeError(source, [Problem(key, problem)])
+        if last:
+            node[part] = value
+        elif isinstance(node, dict) and part not in node:
+            node[part] = [] if isinstance(parts[depth + 1], int) else {}
+        node = node[part]
 
 
-def _split_key(dotted: str) -> list[int | str]:
-    parts: list[int | str] = []
-    for piece in dotted.split("."):
-        name, *indices = piece.replace("]", "").split("[")
-        if name:
-            parts.append(name)
-        parts.extend(int(i) for i in indices)
-    return parts
+def _kind(node: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(node), "an array" if isinstance(node, list) else "a value")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -195,17 +271,28 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A recipe file's tables; every way the file can be unreadable is a RecipeError."""
+    if path.is_dir():
+        raise RecipeError(str(path), [Problem("file", "is a folder, not a recipe file")])
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise RecipeError(str(path), [Problem("file", "no such recipe file")]) from None
+    except OSError as exc:
+        raise RecipeError(str(path), [Problem("file", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start}): TOML recipes are UTF-8 files"
+        raise RecipeError(str(path), [Problem("file", problem)]) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(str(path), [Problem("TOML syntax", str(exc))]) from None
 
 
-def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
-    """Validate a recipe dict; every problem is collected into one RecipeError."""
+def validate_recipe(data: Any, source: str = "recipe") -> BaseModel:
+    """Validate recipe data; every problem is collected into one RecipeError."""
     try:
         recipe = recipe_model().model_validate(data)
     except ValidationError as err:
@@ -221,19 +308,30 @@ def validate_recipe(data: dict[str, Any], source: str = "recipe") -> BaseModel:
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> None:
     """Apply `key.path=value` strings (as given to --set) to recipe data."""
     for text in overrides:
-        _set(data, *parse_override(text), source="--set")
+        set_dotted(data, *parse_override(text), source="--set")
 
 
-def _set(data: dict[str, Any], key: str, value: Any, source: str) -> None:
-    try:
-        set_dotted(data, key, value)
-    except (IndexError, KeyError, TypeError, ValueError):
-        raise RecipeError(source, [Problem(key, "no such key path in the recipe")]) from None
+def split_variants(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Remove and check a recipe's `[variants]`: named tables of key paths and values."""
+    variants = data.pop("variants", {})
+    if not isinstance(variants, dict):
+        problem = "must be a table of [variants.NAME] tables"
+        raise RecipeError(source, [Problem("variants", problem, repr(variants))])
+    problems = []
+    for name, table in variants.items():
+        if not SAFE_NAME.fullmatch(name):
+            problems.append(Problem(f"variants.{name}", f"a variant's name {NAME_RULE}"))
+        elif not isinstance(table, dict):
+            problem = 'must be a table of key paths and values, e.g. "optim.lr_d" = 4e-4'
+            problems.append(Problem(f"variants.{name}", problem, repr(table)))
+    if problems:
+        raise RecipeError(source, problems)
+    return variants
 
 
 def variants_of(path: str | Path) -> list[str]:
     """The names of a recipe file's `[variants.NAME]` tables."""
-    return sorted(read_toml(Path(path)).get("variants", {}))
+    return sorted(split_variants(read_toml(Path(path)), str(path)))
 
 
 def load_recipe(
@@ -246,7 +344,7 @@ def load_recipe(
     """
     path = Path(path)
     data = read_toml(path)
-    variants = data.pop("variants", {})
+    variants = split_variants(data, str(path))
     data.setdefault("name", path.stem)
     if variant is not None:
         if variant not in variants:
@@ -257,7 +355,7 @@ def load_recipe(
             )
         data["name"] = f"{data['name']}-{variant}"
         for key, value in variants[variant].items():
-            _set(data, key, value, source=f"{path} [variants.{variant}]")
+            set_dotted(data, key, value, source=f"{path} [variants.{variant}]")
     apply_overrides(data, overrides)
     return validate_recipe(data, str(path) if variant is None else f"{path} (variant {variant})")
 

@@ -16,9 +16,9 @@ T = TypeVar("T")
 
 
 class Params(BaseModel):
-    """Base of every plugin's params model: unknown keys are errors."""
+    """Base of every plugin's params model: unknown keys and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class UnknownNameError(DisentangleError, KeyError):
@@ -44,6 +44,8 @@ class Entry(Generic[T]):
     params: type[Params]
     provider: str = "unknown"
     version: str = ""
+    #: the plugin (entry-point name) that registered it: what DISENTANGLE_PLUGINS takes
+    plugin: str = ""
 
     def spec_model(self, base: type[BaseModel] | None = None) -> type[BaseModel]:
         """The params model with a `type: Literal[name]` tag (and `base`'s fields) added."""
@@ -77,6 +79,7 @@ class Registry(Generic[T]):
         override: bool = False,
         provider: str = "unknown",
         version: str = "",
+        plugin: str = "",
     ) -> Entry[T]:
         """Add `factory` under `name`; a taken name raises unless `override` is true."""
         if not name.isidentifier():
@@ -91,7 +94,7 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} is already registered by {taken.provider}; "
                 "pass override=True to replace it"
             )
-        entry = Entry(name, factory, params, provider, version)
+        entry = Entry(name, factory, params, provider, version, plugin)
         self._entries[name] = entry
         return entry
 

@@ -11,7 +11,7 @@ from pydantic import Field
 from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
-from disentangle_data.images import fit, list_images, open_image
+from disentangle_data.images import Resolution, fit, list_images, open_image
 
 IMAGE_FOLDER = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -36,7 +36,7 @@ class CelebaParams(CachedParams):
     crop: int = Field(
         140, ge=1, description="side of the centred square kept (the aligned images are 178×218)"
     )
-    resolution: int = Field(32, ge=8, description="image side in pixels after resizing")
+    resolution: Resolution = Field(32, ge=8, description="image side in pixels after resizing")
 
 
 class Celeba(Dataset):

@@ -15,7 +15,7 @@ from pydantic import Field
 from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
-from disentangle_data.images import fit, open_image
+from disentangle_data.images import Resolution, fit, open_image
 
 FOLDER, ARCHIVE = "rendered_chairs", "rendered_chairs.tar"
 #: a render inside the folder or the archive: chair, elevation (p020/p030), azimuth (t000-t348)
@@ -36,7 +36,7 @@ class ChairsParams(CachedParams):
         "data",
         description=f"folder holding {FOLDER}/, {FOLDER}/ itself, or {ARCHIVE} (~ expanded)",
     )
-    resolution: int = Field(64, ge=8, description="image side in pixels after cropping")
+    resolution: Resolution = Field(64, ge=8, description="image side in pixels after cropping")
     invert: bool = Field(
         True,
         description="a light chair on a black background, which suits G's sigmoid and zero "

@@ -13,7 +13,7 @@ from pydantic import Field
 from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
-from disentangle_data.images import fit, list_images, open_image
+from disentangle_data.images import Resolution, fit, list_images, open_image
 from disentangle_data.torch7 import Torch7Error, read_tensor
 
 #: each variation's folder, in the order of the "variation" factor's indices
@@ -44,7 +44,7 @@ class FacesParams(CachedParams):
     variation: Literal["all", "azimuth", "elevation", "lighting", "shape"] = Field(
         "all", description="the folder(s) read: all four, or the one varying that factor"
     )
-    resolution: int = Field(32, ge=8, description="image side in pixels after resizing")
+    resolution: Resolution = Field(32, ge=8, description="image side in pixels after resizing")
 
 
 class Faces(Dataset):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
 import numpy as np
 import torch
 from PIL import Image
 
+from disentangle.bounds import at_most
 from disentangle.errors import DatasetError
 
 #: file name endings read as images, compared in lower case
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+#: an image side in pixels, bounded so that a dataset of such images fits in memory
+Resolution = Annotated[int, at_most(1024, "larger images would not fit in memory")]
 
 
 def list_images(folder: Path) -> list[Path]:

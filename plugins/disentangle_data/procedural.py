@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from pydantic import Field, model_validator
 
 from disentangle import Dataset, ImageData, Params
+from disentangle.bounds import at_most
 from disentangle_data.grid import checked_factors, sample_grid
+from disentangle_data.images import Resolution
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 SHAPE_NAMES = ("square", "ellipse", "heart")
@@ -16,15 +19,21 @@ SHAPE_NAMES = ("square", "ellipse", "heart")
 MAX_RADIUS = 0.2
 #: pixels per chunk when rendering: bounds the float32 temporaries to a few tens of MB each
 CHUNK_PIXELS = 1 << 22
+#: the most bytes the drawn images may take in memory (uint8, one channel)
+MAX_BYTES = 1 << 32
+#: the most steps of one factor
+Steps = Annotated[
+    int, at_most(4096, "more steps than pixels across a large image tell nothing apart")
+]
 
 
 class ProceduralParams(Params):
-    resolution: int = Field(64, ge=8, description="image side in pixels")
+    resolution: Resolution = Field(64, ge=8, description="image side in pixels")
     shapes: int = Field(3, ge=1, le=3, description="the first k of square, ellipse, heart")
-    scales: int = Field(6, ge=1, description="scale steps from 0.5 to 1 of the largest size")
-    orientations: int = Field(40, ge=1, description="rotation steps over [0, 2π)")
-    positions_x: int = Field(32, ge=1, description="horizontal position steps, left to right")
-    positions_y: int = Field(32, ge=1, description="vertical position steps, top to bottom")
+    scales: Steps = Field(6, ge=1, description="scale steps from 0.5 to 1 of the largest size")
+    orientations: Steps = Field(40, ge=1, description="rotation steps over [0, 2π)")
+    positions_x: Steps = Field(32, ge=1, description="horizontal position steps, left to right")
+    positions_y: Steps = Field(32, ge=1, description="vertical position steps, top to bottom")
     size: int | None = Field(
         None, ge=1, description="images drawn from the factor grid; none: the whole grid"
     )
@@ -37,6 +46,13 @@ class ProceduralParams(Params):
         )
         if self.size is not None and self.size > total:
             raise ValueError(f"size {self.size} exceeds the {total} images of the factor grid")
+        need = (self.size or total) * self.resolution**2
+        if need > MAX_BYTES:
+            raise ValueError(
+                f"{self.size or total:,} images of {self.resolution}×{self.resolution} would take "
+                f"{need / 2**30:.0f} GiB of memory (at most {MAX_BYTES / 2**30:.0f}); draw fewer "
+                "with `size` or use fewer steps"
+            )
         return self
 
 

@@ -8,19 +8,22 @@ conv and upconv use a 4×4 Conv2d with padding "same" there (PyTorch pads 1 befo
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from torch import nn
 
 from disentangle import Discriminator, Params
+from disentangle.bounds import at_most
 
 Output = Literal["tanh", "sigmoid"]
 OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
 class DcganParams(Params):
-    width: float = Field(1.0, gt=0, description="multiplies every layer's width (1 = the paper)")
+    width: Annotated[
+        float, at_most(16, "every layer would be over 16× the paper's: it would not fit in memory")
+    ] = Field(1.0, gt=0, description="multiplies every layer's width (1 = the paper)")
     leaky_slope: float = Field(0.1, ge=0, lt=1, description="leaky-ReLU slope of D (paper: 0.1)")
 
 

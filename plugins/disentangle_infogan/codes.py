@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 
 from disentangle import LatentCode, Params
+from disentangle.bounds import at_most
 
 LOG_2PI = math.log(2 * math.pi)
+#: the widest code and the most categories: far beyond any paper, far below exhausting memory
+MAX_DIM, MAX_CATEGORIES = 4096, 10_000
+Width = Annotated[int, at_most(MAX_DIM, "a wider code would not fit in memory")]
 
 
 class CategoricalParams(Params):
-    k: int = Field(10, ge=2, description="number of categories")
+    k: Annotated[
+        int, at_most(MAX_CATEGORIES, "more categories would not fit in memory (MNIST has 10)")
+    ] = Field(10, ge=2, description="number of categories")
 
 
 class Categorical(LatentCode):
@@ -88,7 +94,7 @@ class ContinuousCode(LatentCode):
 
 
 class UniformParams(GaussianPosterior):
-    dim: int = Field(1, ge=1)
+    dim: Width = Field(1, ge=1)
     low: float = -1.0
     high: float = 1.0
 
@@ -115,7 +121,7 @@ class Uniform(ContinuousCode):
 
 
 class GaussianParams(GaussianPosterior):
-    dim: int = Field(1, ge=1)
+    dim: Width = Field(1, ge=1)
     mean: float = 0.0
     std: float = Field(1.0, gt=0, description="std of the prior")
 
