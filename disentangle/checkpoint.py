@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -67,9 +68,9 @@ def checkpoint_path(folder: Path, iteration: int) -> Path:
 
 
 def save_checkpoint(
-    folder: Path, iteration: int, state: dict[str, Any], meta: dict[str, Any], keep: int
+    folder: Path, iteration: int, state: dict[str, Any], meta: dict[str, Any]
 ) -> Path:
-    """Write state (nested dicts of tensors and plain values) and meta; keep the last `keep`."""
+    """Write state (nested dicts of tensors and plain values) and meta; returns the sidecar."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = split_tensors(state, "state", tensors)
@@ -84,11 +85,18 @@ def save_checkpoint(
         **meta,
         "state": skeleton,
     }
-    write_text_atomic(sidecar, json.dumps(doc, indent=1))
-    for old in list_checkpoints(folder)[:-keep]:
-        old.with_suffix(".safetensors").unlink(missing_ok=True)
-        old.unlink(missing_ok=True)
+    write_text_atomic(sidecar, json.dumps(doc, indent=1, allow_nan=False))
     return sidecar
+
+
+def prune_checkpoints(folder: Path, keep: int) -> list[Path]:
+    """Remove all but the last `keep` checkpoints; the files removed."""
+    removed = []
+    for old in list_checkpoints(folder)[:-keep]:
+        for path in (old.with_suffix(".safetensors"), old):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
@@ -96,16 +104,36 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return sorted(folder.glob("ckpt-*.json")) if folder.is_dir() else []
 
 
+class Sidecar(BaseModel):
+    """The keys every sidecar has; the rest (recipe, plugins, …) is the writer's meta."""
+
+    format: Literal[1]
+    iteration: int = Field(ge=0)
+    weights: str = Field(pattern=r"^ckpt-\d+\.safetensors$")
+    weights_bytes: int = Field(ge=0)
+    recipe: dict[str, Any]
+    state: Any
+
+
 def read_meta(sidecar: Path) -> dict[str, Any]:
     """The JSON sidecar alone (recipe, iteration, plugins), without loading tensors."""
     try:
-        doc = json.loads(sidecar.read_text())
+        doc = json.loads(sidecar.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{sidecar}: no such checkpoint") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{sidecar}: a folder, not a checkpoint sidecar") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{sidecar}: corrupt checkpoint sidecar ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "state" not in doc:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{sidecar}: not a disentangle checkpoint (format {FORMAT})")
+    try:
+        Sidecar.model_validate(doc)
+    except ValidationError as err:
+        wrong = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].lower()}" for e in err.errors()
+        )
+        raise CheckpointError(f"{sidecar}: a damaged checkpoint sidecar ({wrong})") from None
     return doc
 
 
@@ -127,4 +155,6 @@ def load_checkpoint(sidecar: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         state = join_tensors(doc.pop("state"), tensors)
     except KeyError as exc:
         raise CheckpointError(f"{weights}: tensor {exc} is missing") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{sidecar}: a damaged state skeleton ({exc})") from None
     return state, doc

@@ -213,18 +213,19 @@ def plugins() -> None:
     with user_errors():
         from disentangle.plugins import ENV_VAR, host
 
-        table = Table("kind", "name", "params", "plugin", "provider")
+        table = Table("kind", "name", "params", "plugin")
         for registry in host.registries.values():
             for e in registry.entries():
                 params = ", ".join(
                     f"{k}={f.default!r}" if not f.is_required() else k
                     for k, f in e.params.model_fields.items()
                 )
-                provider = f"{e.provider} {e.version}".strip()
-                table.add_row(registry.kind, e.name, params, e.plugin, provider)
+                table.add_row(registry.kind, e.name, params, e.plugin)
         out.print(table)
-        loaded = ", ".join(p.name for p in host.loaded) or "none"
-        out.print(f"plugins loaded (names for {ENV_VAR}): {loaded}")
+        loaded = Table("plugin", "package", "version", title=f"plugins (names for {ENV_VAR})")
+        for p in host.loaded:
+            loaded.add_row(p.name, p.provider, p.version)
+        out.print(loaded)
         for f in host.failures:
             err.print(f"[red]failed[/] plugin {f.name!r} ({f.provider}): {f.error}")
         if host.unknown:

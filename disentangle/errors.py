@@ -1,8 +1,14 @@
-"""Errors that the CLI shows as a message (exit 1) instead of a traceback."""
+"""Errors that the CLI shows as a message (exit 1) instead of a traceback, and warnings."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+
+
+def warn(message: str) -> None:
+    """Tell the user on stderr about something the toolkit worked around."""
+    print(f"disentangle: warning: {message}", file=sys.stderr)
 
 
 class DisentangleError(Exception):

@@ -11,10 +11,13 @@ import torch
 from pydantic import BaseModel
 
 from disentangle.build import Components, build_components
-from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta
-from disentangle.errors import CheckpointError, RunDirError
+from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta, write_text_atomic
+from disentangle.errors import CheckpointError, RunDirError, warn
 from disentangle.figures import render, sample_latents, traversal_latents
 from disentangle.recipe import validate_recipe
+
+#: the file that lists what the toolkit wrote into a run folder
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -29,7 +32,11 @@ class Trained:
 
 
 class Run:
-    """The files of one training run; `train()` returns one, `load_run()` opens one."""
+    """The files of one training run; `train()` returns one, `load_run()` opens one.
+
+    `manifest.json` lists every file the toolkit wrote into the folder (each is listed before it
+    is written), so replacing a run removes those files and nothing else.
+    """
 
     def __init__(self, path: str | Path, checkpoint: Path | None = None) -> None:
         self.path = Path(path)
@@ -50,8 +57,83 @@ class Run:
     def recipe_path(self) -> Path:
         return self.path / "recipe.json"
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
     def exists(self) -> bool:
-        return self.recipe_path.is_file()
+        """Whether the folder holds a run (this version's, or an older one's without manifest)."""
+        return self.manifest_path.is_file() or self.recipe_path.is_file()
+
+    def file(self, *parts: str) -> Path:
+        """A path inside the run folder; a name that would lead outside it is refused."""
+        path = self.path.joinpath(*parts)
+        if not path.resolve().is_relative_to(self.path.resolve()):
+            raise RunDirError(
+                f"{path}: outside the run folder {self.path}; names must not be paths"
+            )
+        return path
+
+    def written(self) -> list[str]:
+        """The files the manifest lists, relative to the run folder."""
+        if not self.manifest_path.is_file():
+            return []
+        try:
+            doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{self.manifest_path}: corrupt manifest ({exc})") from None
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise RunDirError(f"{self.manifest_path}: not a manifest (no list of files)")
+        return files
+
+    def claim(self, *paths: Path) -> None:
+        """List files in the manifest before they are written."""
+        self._write_manifest(set(self.written()) | {self._relative(p) for p in paths})
+
+    def forget(self, *paths: Path) -> None:
+        """Drop files the toolkit removed from the manifest."""
+        self._write_manifest(set(self.written()) - {self._relative(p) for p in paths})
+
+    def _relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.path.resolve()).as_posix()
+
+    def _write_manifest(self, files: set[str]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        doc = {"format": 1, "files": sorted(files)}
+        write_text_atomic(self.manifest_path, json.dumps(doc, indent=1))
+
+    def remove_written(self) -> None:
+        """Remove every file the manifest lists (and their temp files), then the manifest.
+
+        Folders the removal leaves empty go too; anything else in the folder stays.
+        """
+        if not self.manifest_path.is_file():
+            raise RunDirError(
+                f"{self.path} holds a run written without a manifest (an older version): "
+                "remove its files by hand, or choose another --out"
+            )
+        folders = set()
+        for name in self.written():
+            path = self.file(*name.split("/"))
+            for victim in (path, path.with_name(f".{path.name}.tmp")):
+                victim.unlink(missing_ok=True)
+            folders.update(p for p in path.parents if p.is_relative_to(self.path))
+        folders.discard(self.path)
+        self.manifest_path.unlink()
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+    def require(self) -> Run:
+        """This run, or a RunDirError when its folder is missing or holds no run."""
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path}: no such run folder")
+        if not (self.exists() or self.checkpoints()):
+            raise RunDirError(
+                f"{self.path}: not a run folder (no {MANIFEST}, recipe.json or checkpoints)"
+            )
+        return self
 
     def checkpoints(self) -> list[Path]:
         return list_checkpoints(self.checkpoints_dir)
@@ -62,16 +144,52 @@ class Run:
             raise CheckpointError(f"{self.checkpoints_dir}: the run has no checkpoint yet")
         return found[-1]
 
-    def recipe(self) -> BaseModel:
+    def recipe_data(self) -> dict[str, Any]:
+        """recipe.json as data (not yet validated)."""
         if not self.exists():
-            raise RunDirError(f"{self.path}: not a run folder (no recipe.json)")
-        return validate_recipe(json.loads(self.recipe_path.read_text()), str(self.recipe_path))
+            raise RunDirError(f"{self.path}: not a run folder (no {MANIFEST} or recipe.json)")
+        try:
+            data = json.loads(self.recipe_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunDirError(f"{self.recipe_path}: missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{self.recipe_path}: not a JSON recipe ({exc})") from None
+        if not isinstance(data, dict):
+            raise RunDirError(f"{self.recipe_path}: not a JSON recipe (a {type(data).__name__})")
+        return data
+
+    def recipe(self) -> BaseModel:
+        return validate_recipe(self.recipe_data(), str(self.recipe_path))
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Every line of metrics.jsonl."""
+        """Every record of metrics.jsonl; a torn last line (a killed write) is dropped, warned."""
         if not self.metrics_path.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        try:
+            text = self.metrics_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RunDirError(f"{self.metrics_path}: not UTF-8 text ({exc})") from None
+        lines = text.split("\n")
+        records = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if number == len(lines):  # no newline after it: a write that was cut short
+                    warn(f"{self.metrics_path}, line {number}: dropped a half-written record")
+                    continue
+                raise RunDirError(
+                    f"{self.metrics_path}, line {number}: not a JSON record ({exc})"
+                ) from None
+            if not _is_record(record):
+                raise RunDirError(
+                    f"{self.metrics_path}, line {number}: not a metrics record "
+                    "(an object with an integer iteration, mi and entropy)"
+                )
+            records.append(record)
+        return records
 
     def load(self, checkpoint: str | Path | None = None, device: str = "cpu") -> Trained:
         """Rebuild G and D/Q from a checkpoint (the latest by default)."""
@@ -84,7 +202,7 @@ class Run:
         try:
             generator.load_state_dict(state["generator"])
             discriminator.load_state_dict(state["discriminator"])
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, TypeError, AttributeError, ValueError) as exc:
             raise CheckpointError(f"{sidecar}: weights do not fit the recipe ({exc})") from None
         return Trained(
             generator.to(device).eval(),
@@ -115,6 +233,15 @@ class Run:
         return render(t.generator, latents, t.components.value_range), cols
 
 
+def _is_record(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and type(record.get("iteration")) is int
+        and isinstance(record.get("mi"), dict)
+        and isinstance(record.get("entropy"), dict)
+    )
+
+
 def load_run(path: str | Path) -> Run:
     """A run from its folder, or from one of its checkpoints (which `Run.load` then uses)."""
     path = Path(path)
@@ -124,4 +251,4 @@ def load_run(path: str | Path) -> Run:
         return Run(sidecar.parent.parent, sidecar)
     if not path.is_dir():
         raise RunDirError(f"{path}: no such run folder or checkpoint")
-    return Run(path)
+    return Run(path).require()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -12,10 +13,13 @@ from disentangle.checkpoint import (
     join_tensors,
     list_checkpoints,
     load_checkpoint,
+    prune_checkpoints,
     save_checkpoint,
     split_tensors,
 )
 from disentangle.errors import CheckpointError
+
+META = {"recipe": {"name": "x"}}
 
 
 def nested_state() -> dict:
@@ -58,7 +62,7 @@ def test_split_and_join_round_trip_optimizer_state() -> None:
 
 def test_save_and_load(tmp_path: Path) -> None:
     state = nested_state()
-    sidecar = save_checkpoint(tmp_path, 7, state, {"recipe": {"name": "x"}}, keep=3)
+    sidecar = save_checkpoint(tmp_path, 7, state, {"recipe": {"name": "x"}})
     assert sidecar.name == "ckpt-0000007.json"
     assert sidecar.with_suffix(".safetensors").is_file()
     loaded, meta = load_checkpoint(sidecar)
@@ -68,7 +72,7 @@ def test_save_and_load(tmp_path: Path) -> None:
 
 
 def test_the_weights_file_holds_no_pickle(tmp_path: Path) -> None:
-    sidecar = save_checkpoint(tmp_path, 1, nested_state(), {}, keep=1)
+    sidecar = save_checkpoint(tmp_path, 1, nested_state(), META)
     data = sidecar.with_suffix(".safetensors").read_bytes()
     header_len = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + header_len])
@@ -76,17 +80,55 @@ def test_the_weights_file_holds_no_pickle(tmp_path: Path) -> None:
 
 
 def test_only_the_last_k_are_kept(tmp_path: Path) -> None:
+    removed = []
     for it in (1, 2, 3, 4):
-        save_checkpoint(tmp_path, it, {"w": torch.full((2,), float(it))}, {}, keep=2)
+        save_checkpoint(tmp_path, it, {"w": torch.full((2,), float(it))}, META)
+        removed += prune_checkpoints(tmp_path, 2)
     assert [p.name for p in list_checkpoints(tmp_path)] == [
         "ckpt-0000003.json",
         "ckpt-0000004.json",
     ]
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    assert sorted(p.name for p in removed) == [
+        "ckpt-0000001.json",
+        "ckpt-0000001.safetensors",
+        "ckpt-0000002.json",
+        "ckpt-0000002.safetensors",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"weights": None}, "weights"),
+        ({"weights": "../../elsewhere/ckpt-1.safetensors"}, "weights"),
+        ({"iteration": "x"}, "iteration"),
+        ({"weights_bytes": -1}, "weights_bytes"),
+        ({"recipe": [1]}, "recipe"),
+    ],
+)
+def test_a_damaged_sidecar_names_the_bad_key(
+    tmp_path: Path, change: dict[str, Any], named: str
+) -> None:
+    sidecar = save_checkpoint(tmp_path, 1, nested_state(), META)
+    doc = json.loads(sidecar.read_text())
+    for key, value in change.items():
+        if value is None:
+            del doc[key]
+        else:
+            doc[key] = value
+    sidecar.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match=rf"{sidecar.name}: a damaged .*{named}"):
+        load_checkpoint(sidecar)
+
+
+def test_a_non_finite_state_cannot_be_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="JSON"):
+        save_checkpoint(tmp_path, 1, {"lr": float("nan")}, META)
 
 
 def test_truncated_weights_are_rejected(tmp_path: Path) -> None:
-    sidecar = save_checkpoint(tmp_path, 1, nested_state(), {}, keep=1)
+    sidecar = save_checkpoint(tmp_path, 1, nested_state(), META)
     weights = sidecar.with_suffix(".safetensors")
     weights.write_bytes(weights.read_bytes()[:-10])
     with pytest.raises(CheckpointError, match="truncated"):
@@ -94,7 +136,7 @@ def test_truncated_weights_are_rejected(tmp_path: Path) -> None:
 
 
 def test_corrupt_weights_are_rejected(tmp_path: Path) -> None:
-    sidecar = save_checkpoint(tmp_path, 1, nested_state(), {}, keep=1)
+    sidecar = save_checkpoint(tmp_path, 1, nested_state(), META)
     weights = sidecar.with_suffix(".safetensors")
     weights.write_bytes(b"\xff" * weights.stat().st_size)
     with pytest.raises(CheckpointError, match="corrupt"):
@@ -102,7 +144,7 @@ def test_corrupt_weights_are_rejected(tmp_path: Path) -> None:
 
 
 def test_corrupt_sidecar_is_rejected(tmp_path: Path) -> None:
-    sidecar = save_checkpoint(tmp_path, 1, nested_state(), {}, keep=1)
+    sidecar = save_checkpoint(tmp_path, 1, nested_state(), META)
     sidecar.write_text(sidecar.read_text()[:40])
     with pytest.raises(CheckpointError, match=str(sidecar.name)):
         load_checkpoint(sidecar)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 
 runner = CliRunner()
@@ -118,13 +119,20 @@ def test_resume_with_a_different_recipe_is_refused(trained: Path, tiny_toml: Pat
 def test_corrupt_checkpoint_is_a_clear_error(trained: Path) -> None:
     weights = sorted((trained / "checkpoints").glob("*.safetensors"))[-1]
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    for args in (
-        ("run", "--resume", str(trained)),
-        ("sample", str(trained)),
-        ("traverse", str(trained)),
-    ):
+    for args in (("sample", str(trained)), ("traverse", str(trained))):
         code, output = invoke(*args)
         assert_clean_failure(code, output, "truncated", weights.name)
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint(trained: Path) -> None:
+    newest = sorted((trained / "checkpoints").glob("*.safetensors"))[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    code, output = invoke("run", "--resume", str(trained), "--quiet")
+    assert code == 0, output
+    flat = " ".join(output.split())
+    assert f"skipped a damaged checkpoint: {newest}: truncated" in flat
+    assert "resuming from ckpt-0000004.json" in flat
+    load_checkpoint(newest.with_suffix(".json"))  # rewritten whole by the resumed run
 
 
 def test_sample_and_traverse_write_pngs(trained: Path, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -16,18 +16,46 @@ from disentangle.build import Components, build_components
 from disentangle.checkpoint import (
     checkpoint_path,
     load_checkpoint,
+    prune_checkpoints,
     save_checkpoint,
     write_text_atomic,
 )
-from disentangle.errors import RunDirError, TrainingError
+from disentangle.errors import (
+    CheckpointError,
+    DisentangleError,
+    Problem,
+    RecipeError,
+    RunDirError,
+    TrainingError,
+    warn,
+)
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
-from disentangle.run import Run
+from disentangle.run import MANIFEST, Run
 from disentangle.training import distributed
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.step import InfoGANStep, Models
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """A record as one strict JSON line: a non-finite number becomes null, its key listed
+    under "nonfinite" (bare NaN tokens are not JSON)."""
+    bad: list[str] = []
+
+    def clean(value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(key)
+            return None
+        return value
+
+    cleaned = clean(record, "")
+    if bad:
+        cleaned["nonfinite"] = bad
+    return json.dumps(cleaned, allow_nan=False) + "\n"
 
 
 def resolve_device(name: str, ranks: distributed.Ranks) -> torch.device:
@@ -53,52 +81,129 @@ def train(
     if not isinstance(recipe, BaseModel):
         recipe = load_recipe(recipe)
     run = Run(out if out is not None else Path("runs") / recipe.name)
-    if (run.exists() or run.checkpoints()) and not overwrite:
-        raise RunDirError(
-            f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
-            "--overwrite to replace it, or choose another --out"
-        )
+    _check_folder(run, overwrite)
     trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
     if trainer.ranks.main:
-        _clear(run)
-        write_text_atomic(run.recipe_path, json.dumps(to_data(recipe), indent=1))
+        _claim_folder(run)
+        trainer.write_recipe()
     distributed.barrier(trainer.ranks)
     return trainer.fit(progress)
+
+
+def _check_folder(run: Run, overwrite: bool) -> None:
+    """Refuse a folder that holds a run (without --overwrite) or files that are not a run's."""
+    if run.path.exists() and not run.path.is_dir():
+        raise RunDirError(f"{run.path}: a file, not a folder; choose another --out")
+    if run.exists() or run.checkpoints():
+        if not overwrite:
+            raise RunDirError(
+                f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
+                "--overwrite to replace it, or choose another --out"
+            )
+    elif run.path.is_dir() and any(run.path.iterdir()):
+        raise RunDirError(
+            f"{run.path} is not empty and is not a run folder (no {MANIFEST}): a run goes into a "
+            "new or empty folder, so that no file of yours is overwritten or removed (not even "
+            "with --overwrite); choose another --out"
+        )
+
+
+def _claim_folder(run: Run) -> None:
+    """Make the folder, removing a previous run's files (only those its manifest lists)."""
+    if run.exists():
+        run.remove_written()
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{run.path}: cannot make the run folder ({exc.strerror})") from None
+    run.claim()
 
 
 def resume(
     run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *, progress: bool = False
 ) -> Run:
-    """Continue a run from its last checkpoint; `overrides` (e.g. train.iterations=N) apply."""
-    run = Run(run_dir)
-    sidecar = run.latest_checkpoint()
-    state, meta = load_checkpoint(sidecar)
+    """Continue a run from its newest intact checkpoint; `overrides` (e.g. train.iterations=N)
+    apply, unless the restored state would undo them (then they are refused).
+
+    Everything is read and checked before any file of the run changes.
+    """
+    run = Run(run_dir).require()
+    if not run.checkpoints():
+        data = run.recipe_data()
+        apply_overrides(data, overrides)
+        recipe = validate_recipe(data, f"{run.recipe_path} (with --set overrides)")
+        warn(f"{run.path} stopped before its first checkpoint: starting it from the beginning")
+        return train(recipe, run.path, overwrite=True, progress=progress)
+    sidecar, state, meta, stored = _newest_intact(run)
     data = meta["recipe"]
     apply_overrides(data, overrides)
     recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
-    trainer = Trainer(recipe, run, state, meta["iteration"])
+    if recipe.train.seed != stored.train.seed:
+        problem = "cannot change on resume: the checkpoint restores its random state"
+        raise RecipeError("--set", [Problem("train.seed", problem)])
+    records = run.metrics()
+    trainer = Trainer(recipe, run, state, meta["iteration"], overrides, sidecar)
     if trainer.ranks.main:
-        write_text_atomic(run.recipe_path, json.dumps(to_data(recipe), indent=1))
-        trainer.truncate_metrics()
+        trainer.write_recipe()
+        trainer.truncate_metrics(records)
     distributed.barrier(trainer.ranks)
     return trainer.fit(progress)
 
 
-def _clear(run: Run) -> None:
-    """Remove a previous run's files (only the ones training writes) and make the folder."""
-    for folder in ("checkpoints", "samples", "traversals", "figures"):
-        shutil.rmtree(run.path / folder, ignore_errors=True)
-    run.metrics_path.unlink(missing_ok=True)
-    run.path.mkdir(parents=True, exist_ok=True)
+def _newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]:
+    """The newest checkpoint that loads whole, saying which newer ones were skipped and why."""
+    skipped = []
+    for sidecar in reversed(run.checkpoints()):
+        try:
+            state, meta = load_checkpoint(sidecar)
+            stored = validate_recipe(copy.deepcopy(meta["recipe"]), str(sidecar))
+            _check_state(state, sidecar)
+        except DisentangleError as exc:
+            skipped.append(str(exc).replace("\n", " "))
+            continue
+        for reason in skipped:
+            warn(f"skipped a damaged checkpoint: {reason}")
+        if skipped:
+            warn(f"resuming from {sidecar.name} instead")
+        return sidecar, state, meta, stored
+    raise CheckpointError(
+        f"{run.checkpoints_dir}: no intact checkpoint to resume from:\n" + "\n".join(skipped)
+    )
+
+
+def _check_state(state: Any, sidecar: Path) -> None:
+    """The training state has every part a resume restores."""
+    parts = {
+        "generator": dict,
+        "discriminator": dict,
+        "estimator": dict,
+        "opt_d": dict,
+        "opt_g": dict,
+        "rng": dict,
+    }
+    for key, kind in parts.items():
+        if not isinstance(state, dict) or not isinstance(state.get(key), kind):
+            raise CheckpointError(f"{sidecar}: the training state lacks {key!r}")
+    rng = state["rng"]
+    if not all(isinstance(rng.get(k), torch.Tensor) for k in ("torch", "sampler")):
+        raise CheckpointError(f"{sidecar}: the training state lacks its random states")
 
 
 class Trainer:
     """Builds the models from a recipe, restores a checkpoint's state, and runs iterations."""
 
     def __init__(
-        self, recipe: Any, run: Run, state: dict[str, Any] | None = None, iteration: int = 0
+        self,
+        recipe: Any,
+        run: Run,
+        state: dict[str, Any] | None = None,
+        iteration: int = 0,
+        overrides: list[str] | tuple[str, ...] = (),
+        source: Path | None = None,
     ) -> None:
         self.recipe, self.run, self.iteration = recipe, run, iteration
+        #: the checkpoint this trainer resumed from: the last good one until it writes its own
+        self.last_good = source
         t = recipe.train
         self.ranks = distributed.ranks_from_env()
         if t.batch_size % self.ranks.world:
@@ -134,7 +239,7 @@ class Trainer:
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(t.seed + 1_000_003 * self.ranks.rank)
         if state is not None:
-            self._restore(state)
+            self._restore(state, overrides, source)
         data = self.comps.dataset.load()
         self.batches = DeviceBatches(
             data.images,
@@ -177,13 +282,26 @@ class Trainer:
             "rng": rng,
         }
 
-    def _restore(self, state: dict[str, Any]) -> None:
+    def _restore(
+        self, state: dict[str, Any], overrides: list[str] | tuple[str, ...], source: Path | None
+    ) -> None:
+        """Load a checkpoint's state; the recipe's optimizer settings then apply (a resume may
+        change them), while a recipe whose networks differ from the checkpoint's is refused."""
         m = self.models
-        m.generator.load_state_dict(state["generator"])
-        m.discriminator.load_state_dict(state["discriminator"])
-        m.estimator.load_state_dict(state["estimator"])
-        m.opt_d.load_state_dict(state["opt_d"])
-        m.opt_g.load_state_dict(state["opt_g"])
+        for part in ("generator", "discriminator", "estimator"):
+            _check_shapes(part, getattr(m, part), state[part], overrides, source)
+        try:
+            m.generator.load_state_dict(state["generator"])
+            m.discriminator.load_state_dict(state["discriminator"])
+            m.estimator.load_state_dict(state["estimator"])
+            m.opt_d.load_state_dict(state["opt_d"])
+            m.opt_g.load_state_dict(state["opt_g"])
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CheckpointError(f"{source}: the state does not fit its recipe ({exc})") from None
+        o = self.recipe.optim
+        for opt, lr in ((m.opt_d, o.lr_d), (m.opt_g, o.lr_g)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, (o.beta1, o.beta2)
         rng = state["rng"]
         if rng["sampler"].shape[0] != self.ranks.world:
             raise TrainingError(
@@ -204,23 +322,63 @@ class Trainer:
             "processes": self.ranks.world,
         }
 
-    def _checkpoint(self) -> Path:
+    def _checkpoint(self) -> None:
+        """Write a checkpoint, only from weights that are finite and give finite outputs."""
+        problem = self._unhealthy()
+        if problem is not None:
+            kept = f"; the last good checkpoint is {self.last_good}" if self.last_good else ""
+            raise TrainingError(
+                f"non-finite model at iteration {self.iteration} ({problem}); training stopped "
+                f"and this state was not saved{kept}. Try a lower learning rate or "
+                'precision = "fp32".'
+            )
         state = self._state()
         path = checkpoint_path(self.run.checkpoints_dir, self.iteration)
         if self.ranks.main:
-            save_checkpoint(
-                self.run.checkpoints_dir,
-                self.iteration,
-                state,
-                self._meta(),
-                self.recipe.train.keep_checkpoints,
+            self.run.claim(path, path.with_suffix(".safetensors"))
+            save_checkpoint(self.run.checkpoints_dir, self.iteration, state, self._meta())
+            removed = prune_checkpoints(
+                self.run.checkpoints_dir, self.recipe.train.keep_checkpoints
             )
-        return path
+            self.run.forget(*removed)
+        self.last_good = path
 
-    def truncate_metrics(self) -> None:
-        """Drop lines a killed run logged after the checkpoint it resumes from."""
-        kept = [r for r in self.run.metrics() if r["iteration"] <= self.iteration]
-        write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+    @torch.no_grad()
+    def _unhealthy(self) -> str | None:
+        """Why the model cannot be checkpointed (non-finite weights or outputs), or None.
+
+        G and D/Q run in eval mode on a fixed latent batch, as `sample` and `eval` will run
+        them: weights can be finite yet so large that every image is NaN.
+        """
+        m = self.models
+        for name, module in (("G", m.generator), ("D/Q", m.discriminator), ("Q", m.estimator)):
+            for key, value in module.state_dict().items():
+                if value.is_floating_point() and not torch.isfinite(value).all():
+                    return f"{name} {key} holds non-finite values"
+        latents = sample_latents(self.comps, 8, self.recipe.train.seed).to(self.device)
+        modes = m.generator.training, m.discriminator.training
+        m.generator.eval()
+        m.discriminator.eval()
+        try:
+            images = m.generator(latents)
+            logits, q = m.discriminator(images)
+        finally:
+            m.generator.train(modes[0])
+            m.discriminator.train(modes[1])
+        for name, value in (("G's images", images), ("D's logits", logits), ("Q's output", q)):
+            if not torch.isfinite(value).all():
+                return f"{name} are not finite"
+        return None
+
+    def write_recipe(self) -> None:
+        self.run.claim(self.run.recipe_path)
+        write_text_atomic(self.run.recipe_path, json.dumps(to_data(self.recipe), indent=1))
+
+    def truncate_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Keep the records up to the checkpoint resumed from (a killed run logged more)."""
+        kept = [r for r in records if r["iteration"] <= self.iteration]
+        self.run.claim(self.run.metrics_path)
+        write_text_atomic(self.run.metrics_path, "".join(json_line(r) for r in kept))
 
     def _record(self, totals: torch.Tensor, count: int, seconds: float) -> dict[str, Any]:
         """The mean losses and L_I since the last record, over every rank (a collective call)."""
@@ -242,7 +400,9 @@ class Trainer:
         latents = sample_latents(self.comps, images.samples, self.recipe.train.seed)
         grid = render(self.models.generator, latents, self.value_range)
         nrow = max(1, round(math.sqrt(images.samples)))
-        save_grid(grid, self.run.path / "samples" / f"iter-{self.iteration:07d}.png", nrow)
+        path = self.run.file("samples", f"iter-{self.iteration:07d}.png")
+        self.run.claim(path)
+        save_grid(grid, path, nrow)
 
     def save_traversals(self) -> list[Path]:
         """One PNG per code: the code varies left → right, rows fix noise and other codes."""
@@ -257,17 +417,21 @@ class Trainer:
                 self.recipe.train.seed,
             )
             grid = render(self.models.generator, latents, self.value_range)
-            paths.append(save_grid(grid, self.run.path / "traversals" / f"{name}.png", cols))
+            path = self.run.file("traversals", f"{name}.png")
+            self.run.claim(path)
+            paths.append(save_grid(grid, path, cols))
         return paths
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.run.metrics_path.exists():
+            self.run.claim(self.run.metrics_path)
         with self.run.metrics_path.open("a") as log:
-            log.write(json.dumps(record) + "\n")
+            log.write(json_line(record))
 
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
         totals = torch.zeros(2 + len(self.comps.codes), device=self.device)
-        count, last_good = 0, None
+        count = 0
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:
@@ -283,7 +447,8 @@ class Trainer:
                     if not math.isfinite(
                         record["loss_d"] + record["loss_g"] + sum(record["mi"].values())
                     ):
-                        kept = f"; the last good checkpoint is {last_good}" if last_good else ""
+                        good = self.last_good
+                        kept = f"; the last good checkpoint is {good}" if good else ""
                         raise TrainingError(
                             f"non-finite loss at iteration {self.iteration} (D {record['loss_d']},"
                             f" G {record['loss_g']}); training stopped{kept}. Try a lower "
@@ -295,10 +460,38 @@ class Trainer:
                 if main and (self.iteration % t.sample_every == 0 or done):
                     self._save_samples()
                 if at_checkpoint:
-                    last_good = self._checkpoint()
+                    self._checkpoint()
         models = [self.models.generator, self.models.discriminator]
         distributed.check_identical(models, self.ranks, self.device)
         if main:
             self.save_traversals()
         distributed.stop(self.ranks)
         return self.run
+
+
+def _check_shapes(
+    part: str,
+    module: torch.nn.Module,
+    saved: dict[str, Any],
+    overrides: list[str] | tuple[str, ...],
+    source: Path | None,
+) -> None:
+    """Refuse, before loading, a checkpoint whose tensors do not fit the recipe's networks."""
+    for key, value in module.state_dict().items():
+        got = saved.get(key)
+        if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(value.shape):
+            continue
+        found = f"{list(got.shape)}" if isinstance(got, torch.Tensor) else "nothing"
+        where = f"{part}.{key}: the checkpoint has {found}, the recipe needs {list(value.shape)}"
+        if overrides:
+            raise RecipeError(
+                "--set",
+                [
+                    Problem(
+                        " ".join(overrides),
+                        f"changes the networks ({where}); such an override cannot be applied "
+                        "on resume: start a new run instead",
+                    )
+                ],
+            )
+        raise CheckpointError(f"{source}: the weights do not fit the recipe ({where})")
