@@ -13,6 +13,8 @@ NAME_RULE = (
     "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
     "(it names files in the run folder)"
 )
+#: the largest seed: seeds are combined into 64-bit generator seeds
+MAX_SEED = 2**31 - 1
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_RULE = "must be auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps"
 

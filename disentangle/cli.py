@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from disentangle.bounds import MAX_SEED
 from disentangle.errors import DisentangleError, RecipeError
 
 app = typer.Typer(
@@ -30,8 +31,26 @@ err = Console(stderr=True)
 Variant = Annotated[
     str | None, typer.Option(help="A named variant: a \\[variants.NAME] table of the recipe.")
 ]
+
+
+def _increasing(span: tuple[float, float]) -> tuple[float, float]:
+    if not span[0] < span[1]:
+        raise typer.BadParameter(f"{span[0]:g} {span[1]:g}: give the low end first, e.g. -2 2")
+    return span
+
+
+def _device(name: str) -> str:
+    from disentangle.bounds import check_device
+
+    try:
+        return check_device(name)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{name!r} {exc}") from None
+
+
 Span = Annotated[
-    tuple[float, float], typer.Option("--range", help="Range of a continuous code, e.g. -2 2.")
+    tuple[float, float],
+    typer.Option("--range", help="Range of a continuous code, e.g. -2 2.", callback=_increasing),
 ]
 Sets = Annotated[
     list[str] | None,
@@ -60,6 +79,10 @@ def user_errors() -> Iterator[None]:
     except DisentangleError as exc:
         show_error(exc)
         raise typer.Exit(1) from None
+    except OSError as exc:  # a path the command cannot use: a file for a folder, no permission
+        where = exc.filename or "a file"
+        show_error(DisentangleError(f"{where}: {exc.strerror or exc}"))
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: continue from the last checkpoint with --resume RUN_DIR")
         raise typer.Exit(130) from None
@@ -82,10 +105,12 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in the folder.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     nproc: Annotated[
-        int, typer.Option(help="Data-parallel processes (launches torchrun; one per GPU).")
+        int,
+        typer.Option(min=1, help="Data-parallel processes (launches torchrun; one per GPU)."),
     ] = 1,
     jobs: Annotated[
-        int, typer.Option(help="With --seeds: how many seeds train at once (GPUs in turn).")
+        int,
+        typer.Option(min=1, help="With --seeds: how many seeds train at once (GPUs in turn)."),
     ] = 1,
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
@@ -165,7 +190,7 @@ def _same_recipe(recipe: object, run_dir: Path) -> None:
     from disentangle.recipe import to_data
     from disentangle.run import Run
 
-    stored = Run(run_dir).recipe()
+    stored = Run(run_dir).require().recipe()
 
     def comparable(r: object) -> dict:
         data = to_data(r)  # type: ignore[arg-type]
@@ -237,9 +262,13 @@ def traverse(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
     code: Annotated[str | None, typer.Option(help="Code name or index (default: all).")] = None,
     span: Span = (-1.0, 1.0),
-    steps: Annotated[int, typer.Option(help="Columns for a continuous code.")] = 10,
-    rows: Annotated[int, typer.Option(help="Rows (fixed noise and other codes).")] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the rows' noise and other codes.")] = 0,
+    steps: Annotated[
+        int, typer.Option(min=2, max=1000, help="Columns for a continuous code.")
+    ] = 10,
+    rows: Annotated[
+        int, typer.Option(min=1, max=1000, help="Rows (fixed noise and other codes).")
+    ] = 10,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the rows.")] = 0,
     gif: Annotated[bool, typer.Option(help="Also write an animated GIF per code.")] = False,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder (default RUN/figures).")
@@ -277,9 +306,10 @@ def _traversals(
         images, cols = run.traverse(
             i, rows=rows, steps=steps, span=span, seed=seed, trained=trained
         )
-        paths.append(save_grid(images, folder / f"traverse-{names[i]}-{suffix}.png", cols))
+        png, animation = (folder / f"traverse-{names[i]}-{suffix}.{ext}" for ext in ("png", "gif"))
+        paths.append(save_grid(images, run.note(png), cols))
         if gif:
-            paths.append(save_gif(images, rows, cols, folder / f"traverse-{names[i]}-{suffix}.gif"))
+            paths.append(save_gif(images, rows, cols, run.note(animation)))
     return paths
 
 
@@ -287,7 +317,7 @@ def _traversals(
 def figures(
     run_dir: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
     gif: Annotated[bool, typer.Option(help="Also write animated GIFs.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the fixed noise.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the noise.")] = 0,
 ) -> None:
     """Every figure of a run: samples, and each code's traversal over −1..1 and −2..2."""
     with user_errors():
@@ -297,7 +327,8 @@ def figures(
         run = load_run(run_dir)
         trained = run.load()
         folder = run.path / "figures"
-        paths = [save_grid(run.sample(100, seed, trained), folder / f"samples-{seed}.png", 10)]
+        samples = run.note(folder / f"samples-{seed}.png")
+        paths = [save_grid(run.sample(100, seed, trained), samples, 10)]
         for span in ((-1.0, 1.0), (-2.0, 2.0)):
             paths += _traversals(run, trained, None, span, 10, 10, seed, gif, folder)
         for path in paths:
@@ -318,8 +349,8 @@ def _code_index(code: str, names: list[str]) -> int:
 @app.command()
 def sample(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
-    n: Annotated[int, typer.Option(help="Number of images.")] = 100,
-    seed: int = 0,
+    n: Annotated[int, typer.Option(min=1, max=10_000, help="Number of images.")] = 100,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the samples.")] = 0,
     output: Annotated[
         Path | None,
         typer.Option("--out", help="PNG path (default RUN/figures/samples-SEED.png)."),
@@ -333,7 +364,7 @@ def sample(
         from disentangle.run import load_run
 
         run = load_run(run_or_checkpoint)
-        path = output or run.path / "figures" / f"samples-{seed}.png"
+        path = run.note(output or run.path / "figures" / f"samples-{seed}.png")
         save_grid(run.sample(n, seed), path, max(1, round(math.sqrt(n))))
         out.print(f"wrote {path}")
 
@@ -345,9 +376,13 @@ def eval_(
         list[str] | None, typer.Option(help="A metric to compute (repeatable; default: all).")
     ] = None,
     split: Annotated[str | None, typer.Option(help="Dataset split (default: test).")] = None,
-    seed: int = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
+    ] = 0,
     fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
+    ] = "cpu",
 ) -> None:
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
     with user_errors():

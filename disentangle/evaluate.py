@@ -85,6 +85,7 @@ def evaluate(
         fast=fast,
     )
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    before = set(ctx.out_dir.iterdir())
     scores: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     for name in metrics or host.metrics.names():
@@ -98,7 +99,7 @@ def evaluate(
         else:
             skipped[name] = reason
     if run.metrics():
-        mi_curves([run], ctx.out_dir / "mi-curve.png")
+        mi_curves([run], run.note(ctx.out_dir / "mi-curve.png"))
     report = {
         "run": str(run.path),
         "iteration": trained.iteration,
@@ -108,7 +109,9 @@ def evaluate(
         "metrics": scores,
         "skipped": skipped,
     }
-    write_text_atomic(run.path / "eval.json", json.dumps(report, indent=1))
+    for path in set(ctx.out_dir.iterdir()) - before:  # the metrics' own figures
+        run.note(path)
+    write_text_atomic(run.note(run.path / "eval.json"), json.dumps(report, indent=1))
     return report
 
 

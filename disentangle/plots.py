@@ -24,7 +24,9 @@ def mi_curves(runs: list[Run], path: Path, labels: list[str] | None = None) -> P
     for i, code in enumerate(codes):
         ax = axes[0][i]
         for j, (run, records) in enumerate(logs):
-            points = [(r["iteration"], r["mi"][code]) for r in records if code in r["mi"]]
+            points = [
+                (r["iteration"], r["mi"][code]) for r in records if r["mi"].get(code) is not None
+            ]
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, label=labels[j] if labels else run.path.name)

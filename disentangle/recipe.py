@@ -22,13 +22,10 @@ from pydantic import (
     field_validator,
 )
 
-from disentangle.bounds import NAME_RULE, SAFE_NAME, Device, SafeName, at_most
+from disentangle.bounds import MAX_SEED, NAME_RULE, SAFE_NAME, Device, SafeName, at_most
 from disentangle.errors import Problem, RecipeError
 from disentangle.plugins import host, selection_note
 from disentangle.registry import Registry, UnknownNameError
-
-#: the largest seed: seeds are multiplied into 64-bit generator seeds
-MAX_SEED = 2**31 - 1
 
 
 class Section(BaseModel):

@@ -91,6 +91,13 @@ class Run:
         """List files in the manifest before they are written."""
         self._write_manifest(set(self.written()) | {self._relative(p) for p in paths})
 
+    def note(self, path: Path) -> Path:
+        """Claim a file a command is about to write, when it lies in this run's folder."""
+        inside = path.resolve().is_relative_to(self.path.resolve())
+        if inside and self.manifest_path.is_file():
+            self.claim(path)
+        return path
+
     def forget(self, *paths: Path) -> None:
         """Drop files the toolkit removed from the manifest."""
         self._write_manifest(set(self.written()) - {self._relative(p) for p in paths})

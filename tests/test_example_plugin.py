@@ -87,9 +87,11 @@ def disentangle(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.C
 def test_plugins_lists_the_example_components(plugin_env: dict[str, str], tmp_path: Path) -> None:
     result = disentangle(["plugins"], plugin_env, tmp_path)
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if "disentangle-example-plugin" in line]
-    assert any("bernoulli" in row for row in rows), result.stdout
-    assert any("tiny_mlp" in row for row in rows), result.stdout
+    lines = result.stdout.splitlines()
+    assert any("example" in line and "disentangle-example-plugin" in line for line in lines)
+    rows = [line.split("│") for line in lines]
+    components = {row[2].strip(): row[4].strip() for row in rows if len(row) == 6}
+    assert components["bernoulli"] == components["tiny_mlp"] == "example", result.stdout
 
 
 def test_recipe_with_the_example_components_trains(
