@@ -143,6 +143,24 @@ def test_env_var_list_with_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {p.name for p in host.loaded} == {"dcgan", "data"}
 
 
+def test_env_var_names_that_match_no_plugin_are_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "dcgan,nosuchplugin,disentangle_infogan")
+    host = PluginHost()
+    assert host.backbones.names() == EXPECTED["backbones"]
+    assert sorted(host.unknown) == ["disentangle_infogan", "nosuchplugin"]
+    assert "Did you mean 'infogan'" in host.unknown["disentangle_infogan"]
+    assert "nosuchplugin" in capsys.readouterr().err
+    assert {"infogan", "dcgan", "data", "metrics"} <= set(host.installed)
+
+
+def test_components_know_the_plugin_that_registered_them() -> None:
+    host = PluginHost()
+    assert host.codes.get("categorical").plugin == "infogan"
+    assert host.backbones.get("mnist").plugin == "dcgan"
+
+
 @pytest.mark.parametrize("value", ["", "none", " none "])
 def test_env_var_disables_autoloading(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(ENV_VAR, value)
