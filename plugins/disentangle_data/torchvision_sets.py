@@ -52,8 +52,9 @@ class IdxDataset(Dataset):
             )
         except (RuntimeError, OSError) as exc:  # not found, or a download that failed
             raise DatasetError(self._not_found(exc)) from None
-        except (AssertionError, TypeError, ValueError) as exc:  # a malformed IDX file
-            raise DatasetError(self._unreadable(exc)) from None
+        except (AssertionError, KeyError, IndexError, TypeError, ValueError) as exc:  # malformed
+            detail = str(exc) or "a damaged header (e.g. an unknown data type code)"
+            raise DatasetError(self._unreadable(detail)) from None
         images, labels = source.data, source.targets
         if tuple(images.shape[1:]) != self.image_shape[1:] or len(labels) != len(images):
             raise DatasetError(
