@@ -92,9 +92,28 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+#: checkpoints every 2 iterations, a metrics line every iteration
+TRAIN = {"iterations": 8, "log_every": 1, "checkpoint_every": 2, "sample_every": 4}
+
+
+def assert_same_run(whole: Path, cut: Path) -> None:
+    """Bit-identical final weights and the same metrics (timings aside)."""
+    expected, got = final_state(whole), final_state(cut)
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert records(cut) == records(whole)
+
+
+@pytest.fixture
+def whole(tiny_recipe: dict[str, Any], tmp_path: Path) -> Path:
+    """The uninterrupted run, trained in-process."""
+    tiny_recipe["train"].update(TRAIN)
+    return train(validate_recipe(tiny_recipe), tmp_path / "whole").path
+
+
 @pytest.fixture
 def recipe_file(tiny_recipe: dict[str, Any], tmp_path: Path) -> Path:
-    tiny_recipe["train"].update(iterations=8, log_every=1, checkpoint_every=2, sample_every=4)
+    tiny_recipe["train"].update(TRAIN)
     path = tmp_path / "recipe.json.toml"
     lines = []
     for key, value in tiny_recipe.items():
@@ -111,11 +130,7 @@ def recipe_file(tiny_recipe: dict[str, Any], tmp_path: Path) -> Path:
     return path
 
 
-def test_killed_runs_resume_bit_identical(
-    recipe_file: Path, tiny_recipe: dict[str, Any], tmp_path: Path
-) -> None:
-    tiny_recipe["train"].update(iterations=8, log_every=1, checkpoint_every=2, sample_every=4)
-    whole = train(validate_recipe(tiny_recipe), tmp_path / "whole").path
+def test_killed_runs_resume_bit_identical(recipe_file: Path, whole: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut"
     kill = -signal.SIGKILL
     # killed while the tensors of checkpoint 4 were half written: 2 is the newest checkpoint
@@ -125,17 +140,12 @@ def test_killed_runs_resume_bit_identical(
     # killed again in the middle of a step (iteration 7, after logging 5 and 6)
     assert cli(tmp_path, "run", "--resume", str(cut), kill=("step", 5)) == kill
     assert cli(tmp_path, "run", "--resume", str(cut), "--quiet") == 0
-    expected, got = final_state(whole), final_state(cut)
-    assert expected.keys() == got.keys()
-    assert all(torch.equal(expected[k], got[k]) for k in expected)
-    assert records(cut) == records(whole)
+    assert_same_run(whole, cut)
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_again_on_resume(
-    recipe_file: Path, tiny_recipe: dict[str, Any], tmp_path: Path
+    recipe_file: Path, whole: Path, tmp_path: Path
 ) -> None:
-    tiny_recipe["train"].update(iterations=8, log_every=1, checkpoint_every=2, sample_every=4)
-    whole = train(validate_recipe(tiny_recipe), tmp_path / "whole").path
     cut = tmp_path / "cut"
     assert cli(tmp_path, "run", str(recipe_file), "--out", str(cut), kill=("step", 2)) == (
         -signal.SIGKILL
@@ -144,6 +154,4 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again_on_resume(
     # a plain re-run refuses the folder; --resume starts over
     assert cli(tmp_path, "run", str(recipe_file), "--out", str(cut)) == 1
     assert cli(tmp_path, "run", "--resume", str(cut), "--quiet") == 0
-    expected, got = final_state(whole), final_state(cut)
-    assert all(torch.equal(expected[k], got[k]) for k in expected)
-    assert records(cut) == records(whole)
+    assert_same_run(whole, cut)
