@@ -115,19 +115,15 @@ class Run:
 
         Folders the removal leaves empty go too; anything else in the folder stays.
         """
-        if not self.manifest_path.is_file():
-            raise RunDirError(
-                f"{self.path} holds a run written without a manifest (an older version): "
-                "remove its files by hand, or choose another --out"
-            )
         folders = set()
         for name in self.written():
             path = self.file(*name.split("/"))
             for victim in (path, path.with_name(f".{path.name}.tmp")):
-                victim.unlink(missing_ok=True)
+                if victim.is_file() or victim.is_symlink():
+                    victim.unlink()
             folders.update(p for p in path.parents if p.is_relative_to(self.path))
         folders.discard(self.path)
-        self.manifest_path.unlink()
+        self.manifest_path.unlink(missing_ok=True)
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()

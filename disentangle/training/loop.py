@@ -100,6 +100,12 @@ def _check_folder(run: Run, overwrite: bool) -> None:
                 f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
                 "--overwrite to replace it, or choose another --out"
             )
+        run.written()  # an overwrite needs a readable manifest: check before loading data
+        if not run.manifest_path.is_file():
+            raise RunDirError(
+                f"{run.path} holds a run written without a manifest (an older version): "
+                "remove its files by hand, or choose another --out"
+            )
     elif run.path.is_dir() and any(run.path.iterdir()):
         raise RunDirError(
             f"{run.path} is not empty and is not a run folder (no {MANIFEST}): a run goes into a "
