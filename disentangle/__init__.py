@@ -18,6 +18,7 @@ _LAZY = {
     "LatentCode": "disentangle.components",
     "Backbone": "disentangle.components",
     "Dataset": "disentangle.components",
+    "GroundTruthDataset": "disentangle.components",
     "ImageData": "disentangle.components",
     "Discriminator": "disentangle.components",
     "MIEstimator": "disentangle.components",

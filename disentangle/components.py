@@ -92,6 +92,18 @@ class Dataset(ABC):
         """Read the data (raises DatasetError naming the expected layout when it is missing)."""
 
 
+class GroundTruthDataset(Dataset):
+    """A dataset that draws its images from independent discrete factors, on demand."""
+
+    @abstractmethod
+    def sample_factors(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` factor-index rows drawn independently per factor, int64 [n, K]."""
+
+    @abstractmethod
+    def render(self, factors: torch.Tensor) -> torch.Tensor:
+        """The images of factor-index rows [n, K], uint8 [n, C, H, W]."""
+
+
 class Discriminator(nn.Module):
     """D and Q on one trunk: the trunk's features feed D's logit head and Q's head."""
 
@@ -122,7 +134,7 @@ class EvalContext:
 
     #: uint8 images [n, C, H, W] -> the representation [n, d] (Q's posterior for InfoGAN)
     encode: Callable[[torch.Tensor], torch.Tensor]
-    #: the run's dataset (a ground-truth one has `render(factors)` and `sample_factors(n, g)`)
+    #: the run's dataset (a GroundTruthDataset renders images of sampled factors)
     dataset: Dataset
     #: the loaded data (labels and factors when known)
     data: ImageData

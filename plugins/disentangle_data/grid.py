@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from disentangle import Dataset, ImageData
+from disentangle import GroundTruthDataset, ImageData
 from disentangle.errors import DatasetError
 
 
@@ -35,7 +35,7 @@ def checked_factors(factors: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tens
     return factors
 
 
-class GridFile(Dataset):
+class GridFile(GroundTruthDataset):
     """A file of every factor combination in grid order: `render` looks the images up by index."""
 
     #: the dataset's name in messages

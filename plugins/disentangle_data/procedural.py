@@ -8,7 +8,7 @@ from typing import Annotated
 import torch
 from pydantic import Field, model_validator
 
-from disentangle import Dataset, ImageData, Params
+from disentangle import GroundTruthDataset, ImageData, Params
 from disentangle.bounds import at_most
 from disentangle_data.grid import checked_factors, sample_grid
 from disentangle_data.images import Resolution
@@ -63,7 +63,7 @@ def _steps(lo: float, hi: float, n: int) -> list[float]:
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
-class Procedural(Dataset):
+class Procedural(GroundTruthDataset):
     """Binary sprites (square, ellipse, heart) rendered from factor indices, no files."""
 
     factor_names = FACTOR_NAMES

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from disentangle import Dataset
+from disentangle import GroundTruthDataset
 
 #: images per call of the model's encoder
 ENCODE_BATCH = 1024
@@ -32,29 +32,28 @@ class GroundTruth(Protocol):
 def is_ground_truth(dataset: object) -> bool:
     """Whether `dataset` renders images from sampled factors, at least two of which vary."""
     return (
-        callable(getattr(dataset, "render", None))
-        and callable(getattr(dataset, "sample_factors", None))
-        and sum(size > 1 for size in getattr(dataset, "factor_sizes", ())) >= 2
+        isinstance(dataset, GroundTruthDataset)
+        and sum(size > 1 for size in dataset.factor_sizes) >= 2
     )
 
 
 class RenderedDataset:
     """A dataset with `sample_factors` and `render` as ground truth; constant factors hidden."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: GroundTruthDataset) -> None:
         self.dataset = dataset
         self._varying = [k for k, size in enumerate(dataset.factor_sizes) if size > 1]
         self.factor_sizes = tuple(dataset.factor_sizes[k] for k in self._varying)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
-        factors = self.dataset.sample_factors(n, generator)  # type: ignore[attr-defined]
+        factors = self.dataset.sample_factors(n, generator)
         return factors[:, self._varying].numpy()
 
     def observations(self, factors: np.ndarray) -> torch.Tensor:
         full = torch.zeros(len(factors), len(self.dataset.factor_sizes), dtype=torch.int64)
         full[:, self._varying] = torch.as_tensor(factors, dtype=torch.int64)
-        return self.dataset.render(full)  # type: ignore[attr-defined]
+        return self.dataset.render(full)
 
 
 def numpy_encoder(encode: Callable[[torch.Tensor], torch.Tensor]) -> Encoder:
