@@ -146,6 +146,11 @@ def run(
                 progress=not quiet,
             )
         out.print(f"run finished: [bold]{result.path}[/]")
+        report = result.path / "eval.json"
+        if report.is_file() and result.recipe().evaluate.metrics:
+            import json
+
+            _show_scores(json.loads(report.read_text()))
 
 
 def _torchrun(nproc: int, args: list[str]) -> int:
@@ -380,6 +385,9 @@ def eval_(
         int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
     ] = 0,
     fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
+    chance: Annotated[
+        bool, typer.Option(help="Also score noise: each metric's chance level.")
+    ] = False,
     device: Annotated[
         str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
     ] = "cpu",
@@ -389,15 +397,34 @@ def eval_(
         from disentangle.evaluate import evaluate
 
         report = evaluate(
-            run_or_checkpoint, metric, split=split, seed=seed, fast=fast, device=device
+            run_or_checkpoint,
+            metric,
+            split=split,
+            seed=seed,
+            fast=fast,
+            device=device,
+            chance=chance,
         )
-        table = Table("metric", "score", "value", title=f"{report['run']} on {report['dataset']}")
-        for name, scores in report["metrics"].items():
-            for key, value in scores.items():
-                table.add_row(name, key, f"{value:.4f}")
-        out.print(table)
-        for name, reason in report["skipped"].items():
-            out.print(f"[dim]skipped {name}: {reason}[/]")
+        _show_scores(report)
+
+
+def _show_scores(report: dict[str, Any]) -> None:
+    """The scores of an eval.json report, beside their chance levels when measured."""
+    chance = report.get("chance") or {}
+    columns = ["metric", "score", "value"] + (["chance"] if chance else [])
+    title = f"{report['run']} at iteration {report['iteration']} on {report['dataset']}"
+    table = Table(*columns, title=title)
+    for name, scores in report["metrics"].items():
+        for key, value in scores.items():
+            noise = chance.get(name, {}).get(key)
+            table.add_row(name, key, f"{value:.4f}", *([f"{noise:.4f}"] if chance else []))
+    out.print(table)
+    codes = report.get("codes") or {}
+    if codes:
+        found = ", ".join(f"{code} → {m['factor']} ({m['nmi']:.2f})" for code, m in codes.items())
+        out.print(f"codes and the factor each matches best (normalised MI): {found}")
+    for name, reason in report["skipped"].items():
+        out.print(f"[dim]skipped {name}: {reason}[/]")
 
 
 @app.command()

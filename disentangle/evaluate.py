@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ import torch
 from pydantic import ValidationError
 
 from disentangle.checkpoint import write_text_atomic
-from disentangle.components import Dataset, EvalContext
+from disentangle.codemap import FactorMatch, factor_matches
+from disentangle.components import Dataset, EvalContext, Metric
 from disentangle.errors import DisentangleError, RecipeError
+from disentangle.figures import traversal_sheet
 from disentangle.plots import mi_curves
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
@@ -64,8 +68,15 @@ def evaluate(
     seed: int = 0,
     fast: bool = False,
     device: str = "cpu",
+    chance: bool = False,
 ) -> dict[str, Any]:
-    """Compute metrics (default: every registered one that applies) and write eval.json."""
+    """Compute metrics (default: every registered one that applies) and write eval.json.
+
+    With `chance`, every metric also scores a representation of noise independent of the
+    images (same width, same samples): the value that metric gives a model that learned
+    nothing. On a ground-truth dataset, each code's best-matching factor is found and every
+    code's traversal drawn in one labelled PNG (`eval/traversals.png`).
+    """
     run = run if isinstance(run, Run) else load_run(run)
     trained = run.load()
     dataset = eval_dataset(trained.recipe, split)
@@ -87,6 +98,7 @@ def evaluate(
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     before = set(ctx.out_dir.iterdir())
     scores: dict[str, dict[str, float]] = {}
+    chances: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     for name in metrics or host.metrics.names():
         entry = host.metrics.get(name)
@@ -94,12 +106,17 @@ def evaluate(
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
+            if chance:
+                chances[name] = _chance(metric, ctx)
         elif metrics:
             raise DisentangleError(f"metric {name!r} does not apply to {run.path}: {reason}")
         else:
             skipped[name] = reason
     if run.metrics():
         mi_curves([run], run.note(ctx.out_dir / "mi-curve.png"))
+    matches = factor_matches(ctx)
+    if matches:
+        _traversal_sheet(run, trained, matches, run.note(ctx.out_dir / "traversals.png"))
     report = {
         "run": str(run.path),
         "iteration": trained.iteration,
@@ -107,12 +124,50 @@ def evaluate(
         "seed": seed,
         "fast": fast,
         "metrics": scores,
+        "chance": chances,
+        "codes": {name: vars(match) for name, match in matches.items()},
         "skipped": skipped,
     }
     for path in set(ctx.out_dir.iterdir()) - before:  # the metrics' own figures
         run.note(path)
     write_text_atomic(run.note(run.path / "eval.json"), json.dumps(report, indent=1))
     return report
+
+
+#: below this normalised MI a code is labelled as matching no factor
+MATCH_FLOOR = 0.05
+
+
+def _chance(metric: Metric, ctx: EvalContext) -> dict[str, float]:
+    """The metric on uniform noise of the representation's width, independent of the images."""
+    width = sum(c.stop - c.start for c in ctx.code_columns.values())
+    noise = torch.Generator().manual_seed(ctx.seed)
+
+    def encode(images: torch.Tensor) -> torch.Tensor:
+        return torch.rand(len(images), width, generator=noise)
+
+    with tempfile.TemporaryDirectory() as scratch:  # the metric's figures of noise are dropped
+        return metric(dataclasses.replace(ctx, encode=encode, out_dir=Path(scratch)))
+
+
+def _traversal_sheet(
+    run: Run, trained: Trained, matches: dict[str, FactorMatch], path: Path, rows: int = 3
+) -> Path:
+    """Every code's traversal, each labelled with the factor it matches best."""
+    images = trained.recipe.images
+    panels = []
+    for i, name in enumerate(trained.components.code_names):
+        grid, cols = run.traverse(
+            i,
+            rows=rows,
+            steps=images.traversal_steps,
+            span=tuple(images.traversal_range),
+            trained=trained,
+        )
+        match = matches[name]
+        factor = match.factor if match.nmi >= MATCH_FLOOR else "no factor"
+        panels.append((f"{name}\n→ {factor} (NMI {match.nmi:.2f})", grid, cols))
+    return traversal_sheet(panels, path)
 
 
 def dataset_label(recipe: Any, split: str | None) -> str:

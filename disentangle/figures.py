@@ -57,6 +57,42 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int) -> Path:
     return path
 
 
+def traversal_sheet(panels: list[tuple[str, torch.Tensor, int]], path: Path) -> Path:
+    """Every code's traversal in one PNG: a block of rows per code, labelled on the left.
+
+    `panels` holds (label, images in [0, 1] row-major, columns) per code.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grids = [make_grid(images, nrow=cols, padding=2, pad_value=0.5) for _, images, cols in panels]
+    width = max(g.shape[2] for g in grids)
+    heights = [g.shape[1] for g in grids]
+    inches = 1 / 40  # 40 image pixels an inch: 28-pixel images stay legible
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(width * inches + 2.6, sum(heights) * inches + 0.25 * len(panels)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for ax, (label, _, _), grid in zip(axes[:, 0], panels, grids, strict=True):
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_xlim(-0.5, width - 0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def save_gif(images: torch.Tensor, rows: int, cols: int, path: Path, frame_ms: int = 250) -> Path:
     """A traversal as an animation: frame k shows every row at the code's k-th value."""
     from PIL import Image

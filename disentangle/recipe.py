@@ -101,6 +101,24 @@ class Images(Section):
         return value
 
 
+class Evaluate(Section):
+    metrics: list[str] = Field(
+        [], description="metrics computed when training ends, into eval.json (none: skip)"
+    )
+    fast: bool = Field(True, description="fewer samples per metric (disentangle eval --fast)")
+    chance: bool = Field(True, description="also score noise: each metric's chance level")
+
+    @field_validator("metrics")
+    @classmethod
+    def _registered(cls, names: list[str]) -> list[str]:
+        for name in names:
+            try:
+                host.metrics.get(name)
+            except UnknownNameError as exc:
+                raise ValueError(str(exc)) from None
+        return names
+
+
 def _nothing_registered(kind: str) -> Any:
     def fail(value: Any) -> Any:
         raise ValueError(
@@ -139,6 +157,7 @@ def recipe_model() -> type[BaseModel]:
         "optim": (Optim, Optim()),
         "train": (Train, Train()),
         "images": (Images, Images()),
+        "evaluate": (Evaluate, Evaluate()),
     }
     return create_model("Recipe", __base__=Section, **fields)
 

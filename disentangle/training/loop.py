@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def train(
         _claim_folder(run)
         trainer.write_recipe()
     distributed.barrier(trainer.ranks)
-    return trainer.fit(progress)
+    return _finish(trainer, progress)
 
 
 def _check_folder(run: Run, overwrite: bool) -> None:
@@ -153,7 +154,21 @@ def resume(
         trainer.write_recipe()
         trainer.truncate_metrics(records)
     distributed.barrier(trainer.ranks)
-    return trainer.fit(progress)
+    return _finish(trainer, progress)
+
+
+def _finish(trainer: Trainer, progress: bool) -> Run:
+    """Train to the end, then compute the recipe's [evaluate] metrics into eval.json."""
+    run = trainer.fit(progress)
+    wanted = trainer.recipe.evaluate
+    if trainer.ranks.main and wanted.metrics:
+        from disentangle.evaluate import evaluate
+
+        if progress:
+            fast = " (fast)" if wanted.fast else ""
+            print(f"evaluating {', '.join(wanted.metrics)}{fast} …", file=sys.stderr)
+        evaluate(run, wanted.metrics, fast=wanted.fast, chance=wanted.chance)
+    return run
 
 
 def _newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]:
