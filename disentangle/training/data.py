@@ -34,7 +34,8 @@ class DeviceBatches:
     ) -> None:
         if images.shape[0] < batch_size:
             raise DatasetError(
-                f"the dataset has {images.shape[0]} images, fewer than one batch ({batch_size})"
+                f"train.batch_size = {batch_size} is more than the dataset's "
+                f"{images.shape[0]} images: lower it, or use more data"
             )
         self.images = images.to(device)
         self.batch_size, self.seed, self.device = batch_size, seed, device

@@ -22,7 +22,7 @@ OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 class DcganParams(Params):
     width: Annotated[
-        float, at_most(16, "every layer would be over 16× the paper's: it would not fit in memory")
+        float, at_most(4, "every layer would be over 4× the paper's: it would not fit in memory")
     ] = Field(1.0, gt=0, description="multiplies every layer's width (1 = the paper)")
     leaky_slope: float = Field(0.1, ge=0, lt=1, description="leaky-ReLU slope of D (paper: 0.1)")
 
