@@ -36,6 +36,11 @@ class LatentCode(ABC):
     def entropy(self) -> float:
         """H(c) in nats (differential entropy for continuous codes)."""
 
+    def max_log_likelihood(self) -> float:
+        """The largest E[log Q(c|x)] Q's posterior family allows: 0 for a discrete code (all
+        mass on the right category); for a Gaussian of fixed std σ, −dim·(½ log 2π + log σ)."""
+        return 0.0
+
     @abstractmethod
     def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
         """Values to sweep in a traversal, shape [steps, dim]; `span` is for continuous codes."""
@@ -126,6 +131,10 @@ class MIEstimator(nn.Module, ABC):
     @abstractmethod
     def entropies(self) -> list[float]:
         """H(c) of each code: the ceiling of L_I for a discrete code."""
+
+    def ceilings(self) -> list[float]:
+        """The largest L_I of each code that the estimator can report (default: H(c))."""
+        return self.entropies()
 
 
 @dataclass

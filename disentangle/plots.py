@@ -9,7 +9,13 @@ from disentangle.run import Run
 
 
 def mi_curves(runs: list[Run], path: Path, labels: list[str] | None = None) -> Path:
-    """One panel per code: L_I over iterations for each run, H(c) dashed."""
+    """One panel per code: L_I over iterations for each run, and the most L_I can reach.
+
+    The ceiling is H(c) for a discrete code; a continuous code's bound with a fixed posterior
+    std tops out below H(c) (log 2 − ½ log 2π ≈ −0.23 nats for U(−1, 1) and std 1), so its
+    attainable maximum is drawn dashed and H(c) dotted. Logs from before ceilings were
+    recorded show H(c) alone.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,9 +36,14 @@ def mi_curves(runs: list[Run], path: Path, labels: list[str] | None = None) -> P
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, label=labels[j] if labels else run.path.name)
-        entropy = logs[0][1][0]["entropy"].get(code)
-        if entropy is not None:
-            ax.axhline(entropy, color="black", linestyle="--", linewidth=1, label="H(c)")
+        first = logs[0][1][0]
+        entropy = first["entropy"].get(code)
+        ceiling = first.get("ceiling", {}).get(code, entropy)
+        if ceiling is not None:
+            label = "H(c)" if ceiling == entropy else "attainable max"
+            ax.axhline(ceiling, color="black", linestyle="--", linewidth=1, label=label)
+        if entropy is not None and ceiling != entropy:
+            ax.axhline(entropy, color="grey", linestyle=":", linewidth=1, label="H(c)")
         ax.set_title(code)
         ax.set_xlabel("iteration")
         ax.set_ylabel("L_I (nats)")

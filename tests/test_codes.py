@@ -263,3 +263,28 @@ def test_mi_gradient_reaches_generator() -> None:
     for p in (*generator.parameters(), *q.parameters()):
         assert p.grad is not None
         assert p.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "ceiling"),
+    [
+        ({"posterior_std": "fixed"}, math.log(2) - 0.5 * math.log(2 * math.pi)),
+        ({"posterior_std": "fixed", "dim": 2}, 2 * (math.log(2) - 0.5 * math.log(2 * math.pi))),
+        (
+            {"posterior_std": "learned", "log_std_min": -3.0},
+            math.log(2) - 0.5 * math.log(2 * math.pi) + 3.0,
+        ),
+    ],
+)
+def test_a_perfect_posterior_mean_reaches_the_ceiling(
+    params: dict[str, Any], ceiling: float
+) -> None:
+    uniform = code("uniform", **params)
+    est = estimator([uniform, code("categorical", k=4)])
+    assert est.ceilings() == pytest.approx([ceiling, math.log(4)])
+    c = uniform.sample(512, rng(), CPU)
+    log_std = torch.full_like(c, params.get("log_std_min", 0.0))
+    q_out = torch.cat([c, log_std], dim=1) if uniform.learned else c  # Q's mean is exact
+    assert est.ceilings()[0] == pytest.approx(
+        uniform.log_likelihood(q_out, c).mean().item() + uniform.entropy(), abs=1e-5
+    )

@@ -412,6 +412,7 @@ class Trainer:
             "loss_g": values[1],
             "mi": dict(zip(names, values[2:], strict=True)),
             "entropy": dict(zip(names, self.models.estimator.entropies(), strict=True)),
+            "ceiling": dict(zip(names, self.models.estimator.ceilings(), strict=True)),
             "iterations_per_s": per_s,
             "images_per_s": per_s * self.recipe.train.batch_size,
         }

@@ -89,6 +89,10 @@ class ContinuousCode(LatentCode):
     def representation(self, q_out: torch.Tensor) -> torch.Tensor:
         return q_out[:, : self.dim].float()
 
+    def max_log_likelihood(self) -> float:
+        smallest_log_std = self.log_std_range[0] if self.learned else 0.0
+        return -self.dim * (0.5 * LOG_2PI + smallest_log_std)
+
     def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
         return torch.linspace(span[0], span[1], steps).unsqueeze(1).expand(steps, self.dim)
 

@@ -29,3 +29,7 @@ class VariationalMI(MIEstimator):
 
     def entropies(self) -> list[float]:
         return [c.entropy() for c in self.codes]
+
+    def ceilings(self) -> list[float]:
+        """H(c) + the largest E[log Q(c|x)]: for U(−1, 1) with std 1, log 2 − ½ log 2π."""
+        return [c.entropy() + c.max_log_likelihood() for c in self.codes]
