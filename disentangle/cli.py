@@ -440,6 +440,21 @@ def compare(
         out.print(f"wrote {mi_curves([load_run(r) for r in runs], output)}")
 
 
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders: the seeds of one recipe.")],
+    output: Annotated[Path, typer.Option("--out", help="Markdown file.")] = Path("report.md"),
+) -> None:
+    """One Markdown page for seeds of a recipe: scores as mean ± std beside chance, what each
+    code captures, the traversal figure and the L_I curves (each run needs its eval.json)."""
+    with user_errors():
+        from disentangle.report import write_report
+        from disentangle.run import Run
+
+        command = " ".join(["disentangle report", *map(str, runs), "--out", str(output)])
+        out.print(f"wrote {write_report([Run(r) for r in runs], output, command)}")
+
+
 data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 

@@ -1,0 +1,129 @@
+"""A reproduction report: one Markdown page (PNGs beside it) for the seeds of one recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+
+from disentangle.errors import DisentangleError
+from disentangle.plots import mi_curves
+from disentangle.recipe import to_data
+from disentangle.run import Run
+
+
+def _comparable(run: Run) -> dict[str, Any]:
+    """A run's recipe without what differs between seeds of one experiment."""
+    data = to_data(run.recipe())
+    data.pop("name")
+    data["train"].pop("seed")
+    return data
+
+
+def _evaluation(run: Run) -> dict[str, Any]:
+    path = run.path / "eval.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DisentangleError(
+            f"{path}: missing; run `disentangle eval {run.path}` first"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DisentangleError(f"{path}: not an evaluation report ({exc})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
+        raise DisentangleError(f"{path}: not an evaluation report (no metrics)")
+    return report
+
+
+def _spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def _gather(reports: list[dict[str, Any]], section: str, name: str, key: str) -> list[float]:
+    """One score of every report that has it, e.g. ("metrics", "mig", "mig")."""
+    return [r[section][name][key] for r in reports if key in (r.get(section) or {}).get(name, {})]
+
+
+def _score_rows(reports: list[dict[str, Any]]) -> list[str]:
+    """One table row per score: mean ± std, min, max over the runs, and the chance level."""
+    rows = [
+        "| metric | score | mean ± std | min | max | runs | chance |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, scores in reports[0]["metrics"].items():
+        for key in scores:
+            values = _gather(reports, "metrics", name, key)
+            chance = _gather(reports, "chance", name, key)
+            level = f"{statistics.fmean(chance):.3f}" if chance else "not measured"
+            rows.append(
+                f"| {name} | {key} | {_spread(values)} | {min(values):.3f} | {max(values):.3f} "
+                f"| {len(values)} | {level} |"
+            )
+    return rows
+
+
+def _code_rows(reports: list[dict[str, Any]]) -> list[str]:
+    """Per code, the factor it matched in each run, and the normalised MI."""
+    codes = reports[0].get("codes") or {}
+    if not codes:
+        return []
+    rows = ["| code | factor matched (per run) | normalised MI |", "|---|---|---|"]
+    for code in codes:
+        found = [r["codes"][code] for r in reports if code in r.get("codes", {})]
+        factors = ", ".join(m["factor"] for m in found)
+        rows.append(f"| {code} | {factors} | {_spread([m['nmi'] for m in found])} |")
+    return rows
+
+
+def write_report(runs: list[Run], out: Path, command: str) -> Path:
+    """Write the report of `runs` (seeds of one recipe) to `out`, its figures beside it."""
+    if not runs:
+        raise DisentangleError("give at least one run folder")
+    runs = [run.require() for run in runs]
+    reference = _comparable(runs[0])
+    for run in runs[1:]:
+        if _comparable(run) != reference:
+            raise DisentangleError(
+                f"{run.path} was trained with another recipe than {runs[0].path} (beyond name "
+                "and seed): a report covers the seeds of one recipe"
+            )
+    reports = [_evaluation(run) for run in runs]
+    recipe = runs[0].recipe()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# {recipe.name.rsplit('-seed', 1)[0]}",
+        "",
+        recipe.description or "",
+        "",
+        f"Made by `{command}`.",
+        "",
+        "| run | seed | iteration | evaluated on | fast |",
+        "|---|---|---|---|---|",
+    ]
+    for run, report in zip(runs, reports, strict=True):
+        seed = run.recipe().train.seed
+        lines.append(
+            f"| `{run.path}` | {seed} | {report['iteration']} | {report['dataset']} | "
+            f"{report.get('fast', False)} |"
+        )
+    lines += ["", "## Scores", "", *_score_rows(reports), ""]
+    lines += ["Chance: the same metric on uniform noise of the representation's width.", ""]
+    code_rows = _code_rows(reports)
+    if code_rows:
+        lines += ["## What each code captures", "", *code_rows, ""]
+    sheet = runs[0].path / "eval" / "traversals.png"
+    if sheet.is_file():
+        target = out.with_name(f"{out.stem}-traversals.png")
+        shutil.copyfile(sheet, target)
+        lines += [f"## Traversals ({runs[0].path})", "", f"![traversals]({target.name})", ""]
+    if all(run.metrics() for run in runs):
+        curve = mi_curves(runs, out.with_name(f"{out.stem}-mi.png"))
+        lines += ["## L_I per code", "", f"![L_I curves]({curve.name})", ""]
+    data = json.dumps(to_data(recipe), indent=1)
+    lines += ["## Recipe", "", "```json", data, "```", ""]
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out

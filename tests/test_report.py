@@ -1,0 +1,66 @@
+"""`disentangle report`: one Markdown page for the seeds of a recipe."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from disentangle.cli import app
+from disentangle.evaluate import evaluate
+from disentangle.recipe import validate_recipe
+from disentangle.training.loop import train
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def seeds(tiny_recipe: dict[str, Any], tmp_path: Path) -> list[Path]:
+    folders = []
+    for seed in (1, 2):
+        tiny_recipe["train"]["seed"] = seed
+        tiny_recipe["name"] = f"tiny-seed{seed}"
+        run = train(validate_recipe(tiny_recipe), tmp_path / f"tiny-seed{seed}")
+        evaluate(run, ["mig"], fast=True, chance=True)
+        folders.append(run.path)
+    return folders
+
+
+def test_the_report_gives_every_score_over_seeds_beside_chance(
+    seeds: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "reports" / "tiny.md"
+    result = runner.invoke(app, ["report", *map(str, seeds), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    values = [json.loads((s / "eval.json").read_text())["metrics"]["mig"]["mig"] for s in seeds]
+    chance = [json.loads((s / "eval.json").read_text())["chance"]["mig"]["mig"] for s in seeds]
+    row = (
+        f"| mig | mig | {statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f} | "
+        f"{min(values):.3f} | {max(values):.3f} | 2 | {statistics.fmean(chance):.3f} |"
+    )
+    assert row in page
+    assert page.startswith("# tiny\n")
+    assert f"Made by `disentangle report {seeds[0]} {seeds[1]} --out {out}`" in page
+    for name in ("tiny-traversals.png", "tiny-mi.png"):
+        assert f"]({name})" in page
+        assert (out.parent / name).read_bytes()[:4] == b"\x89PNG"
+    assert '"seed": 1' in page  # the recipe, in full
+
+
+def test_runs_of_different_recipes_or_without_evaluation_are_refused(
+    seeds: list[Path], tiny_recipe: dict[str, Any], tmp_path: Path
+) -> None:
+    tiny_recipe["optim"] = {"lr_g": 5e-4}
+    other = train(validate_recipe(tiny_recipe), tmp_path / "other").path
+    result = runner.invoke(app, ["report", str(seeds[0]), str(other)])
+    assert result.exit_code == 1 and "another recipe" in result.output
+    (seeds[1] / "eval.json").unlink()
+    result = runner.invoke(app, ["report", *map(str, seeds)])
+    squeezed = "".join(result.output.replace("│", "").split())  # Rich wraps long paths
+    assert result.exit_code == 1
+    assert "eval.json:missing" in squeezed and "disentangleeval" in squeezed
