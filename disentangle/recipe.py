@@ -76,6 +76,9 @@ class Train(Section):
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")
     sample_every: int = Field(1000, ge=1, description="iterations between sample grids")
+    g_updates: int = Field(
+        1, ge=1, description="G steps per D step, each on fresh z and c (InfoGAN-CR's dSprites: 2)"
+    )
 
 
 _GRID = "a grid this large would not fit in memory"

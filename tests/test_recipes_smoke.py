@@ -9,6 +9,7 @@ import pytest
 import torch
 from layouts import (
     write_chairs_folder,
+    write_dsprites,
     write_face_batches,
     write_faces_jpegs,
     write_split,
@@ -39,6 +40,9 @@ WRITERS: dict[str, Callable[[Path], None]] = {
     "celeba": lambda root: write_faces_jpegs(root / "celeba" / "img_align_celeba", 8),
     "chairs": write_chairs_folder,
     "faces": lambda root: write_face_batches(root, "FT_training", images=2),
+    "dsprites": lambda root: write_dsprites(
+        root / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+    ),
 }
 
 

@@ -1,9 +1,11 @@
-"""One InfoGAN iteration: which optimizer trains what, and where the MI gradient goes."""
+"""One InfoGAN iteration: which optimizer trains what, and where the MI gradient goes; several
+G steps per D step (train.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from disentangle.build import Components, build_components
+from disentangle.checkpoint import load_checkpoint
+from disentangle.errors import RecipeError
 from disentangle.recipe import validate_recipe
+from disentangle.run import load_run
+from disentangle.training.loop import resume, train
 from disentangle.training.step import InfoGANStep, Models
 
 CPU = torch.device("cpu")
@@ -48,6 +54,7 @@ class Setup:
         self,
         lambdas: tuple[float, float],
         tweak: Callable[[Models], None] | None = None,
+        g_updates: int = 1,
     ) -> None:
         rec = validate_recipe(recipe(lambdas))
         torch.manual_seed(SEED)
@@ -68,7 +75,9 @@ class Setup:
         if tweak is not None:
             tweak(self.models)
         self.rng = torch.Generator().manual_seed(SEED)
-        self.step = InfoGANStep(self.comps, self.models, self.rng, CPU, bf16=False)
+        self.step = InfoGANStep(
+            self.comps, self.models, self.rng, CPU, bf16=False, g_updates=g_updates
+        )
         images = self.comps.dataset.load().images[:BATCH]
         low, high = self.comps.backbone.output_range
         self.real = low + (high - low) * images.float() / 255
@@ -215,3 +224,132 @@ def test_optimizers_own_disjoint_parts() -> None:
     # the D step's gradients stay on D: the G step froze D instead of adding to them
     d_grads = s.grads(m.discriminator)
     assert d_grads.keys() == {n for n, _ in m.discriminator.named_parameters()}
+
+
+def adam_steps(optimizer: torch.optim.Optimizer) -> set[int]:
+    return {int(state["step"]) for state in optimizer.state.values()}
+
+
+def test_g_updates_runs_that_many_g_steps_on_fresh_latents() -> None:
+    """g_updates = 2: one D step, then two G optimizer steps, each on its own z and c, the
+    second from G as the first left it; the G loss returned is the mean of the two."""
+    s = Setup((1.0, 0.1), g_updates=2)
+    m = s.models
+    template = copy.deepcopy(m.generator)
+    calls: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+
+    def record(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        params = {n: p.detach().clone() for n, p in module.named_parameters()}
+        calls.append((args[0].clone(), params))
+
+    hook = m.generator.register_forward_pre_hook(record)
+    try:
+        out = s.step(s.real)
+    finally:
+        hook.remove()
+    assert adam_steps(m.opt_d) == {1} and adam_steps(m.opt_g) == {2}
+
+    rng = torch.Generator().manual_seed(SEED)  # the step's sampler, replayed
+
+    def latents() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        z = s.comps.noise.sample(BATCH, rng, CPU)
+        codes = [c.sample(BATCH, rng, CPU) for c in s.comps.codes]
+        return torch.cat([z, *codes], dim=1), codes
+
+    drawn = [latents() for _ in range(3)]  # the D step's, then one per G step
+    assert len(calls) == 3  # G ran once for the D step and once per G step
+    for (x, _), (seen, _) in zip(drawn, calls, strict=True):
+        torch.testing.assert_close(seen, x, rtol=0, atol=0)
+    assert not torch.equal(drawn[1][0], drawn[2][0])  # fresh latents for each G step
+    assert_same(calls[0][1], calls[1][1])  # the D step leaves G as it was
+    assert_differ(calls[1][1], calls[2][1])  # the second G step starts after the first
+
+    weights = torch.tensor([1.0, 0.1])
+    adv = []
+    for (x, codes), (_, params) in zip(drawn[1:], calls[1:], strict=True):
+        g = copy.deepcopy(template)
+        g.load_state_dict(params, strict=False)
+        logits, q = m.discriminator(g(x))  # D as its step left it, unchanged by the G steps
+        adv.append(F.softplus(-logits).mean())
+        loss_g = adv[-1] - (weights * m.estimator(q, codes)).sum()
+        expected_g = grads_of(loss_g, g)
+    # the gradients left on G are the second step's
+    torch.testing.assert_close(s.grads(m.generator), expected_g)
+    torch.testing.assert_close(out[1], (adv[0] + adv[1]).detach() / 2)
+    assert all(p.requires_grad for p in m.discriminator.parameters())
+
+
+def test_one_g_update_is_the_default_rule() -> None:
+    """g_updates = 1 (the default) is the single-G-step iteration, draw for draw."""
+    a, b = Setup((1.0, 0.1)), Setup((1.0, 0.1), g_updates=1)
+    for _ in range(2):
+        torch.testing.assert_close(a.step(a.real), b.step(b.real), rtol=0, atol=0)
+    assert_same(snapshot(a.models.generator), snapshot(b.models.generator))
+    assert_same(snapshot(a.models.discriminator), snapshot(b.models.discriminator))
+    assert torch.equal(a.rng.get_state(), b.rng.get_state())
+    assert adam_steps(a.models.opt_g) == {2}
+
+
+def test_g_updates_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Setup((1.0, 0.1), g_updates=0)
+    data = recipe((1.0, 0.1))
+    assert validate_recipe(data).train.g_updates == 1
+    data["train"]["g_updates"] = 0
+    with pytest.raises(RecipeError, match="g_updates"):
+        validate_recipe(data)
+
+
+def infogan_cr_recipe() -> dict[str, Any]:
+    """A tiny run with InfoGAN-CR's dSprites options: spectral norm on D/Q, two G steps."""
+    return {
+        "name": "sn",
+        "noise": {"type": "uniform", "dim": 2},
+        "codes": [{"type": "uniform", "lambda": 0.05}, {"type": "uniform", "lambda": 0.05}],
+        "backbone": {"type": "dsprites", "width": 0.25, "spectral_norm": True},
+        "dataset": {
+            "type": "procedural",
+            "shapes": 2,
+            "scales": 2,
+            "orientations": 2,
+            "positions_x": 2,
+            "positions_y": 2,
+        },
+        "optim": {"lr_d": 2e-3, "lr_g": 1e-3},
+        "train": {
+            "iterations": 6,
+            "batch_size": 4,
+            "g_updates": 2,
+            "device": "cpu",
+            "log_every": 1,
+            "checkpoint_every": 2,
+            "sample_every": 1000,
+        },
+        "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+    }
+
+
+def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path) -> None:
+    """The spectrally normalised D (its weights, u and v) and the optimizers go through the
+    safetensors checkpoint: a run cut at iteration 4 and resumed ends where the whole run does."""
+    data = infogan_cr_recipe()
+    train(validate_recipe(data), tmp_path / "whole")
+    data["train"]["iterations"] = 4
+    train(validate_recipe(data), tmp_path / "cut")
+    resume(tmp_path / "cut", ["train.iterations=6"])
+    whole, _ = load_checkpoint(load_run(tmp_path / "whole").latest_checkpoint())
+    cut, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    d = whole["discriminator"]
+    assert any(k.endswith("parametrizations.weight.0._u") for k in d)
+    for part in ("generator", "discriminator", "estimator"):
+        assert whole[part].keys() == cut[part].keys()
+        for k in whole[part]:
+            assert torch.equal(whole[part][k], cut[part][k]), f"{part}.{k}"
+    for opt in ("opt_d", "opt_g"):
+        for index, state in whole[opt]["state"].items():
+            for k, v in state.items():
+                assert torch.equal(v, cut[opt]["state"][index][k]), f"{opt}.{index}.{k}"
+    whole_log = load_run(tmp_path / "whole").metrics()
+    cut_log = load_run(tmp_path / "cut").metrics()
+    key = ("loss_d", "loss_g", "mi")
+    assert [[r[k] for k in key] for r in whole_log] == [[r[k] for k in key] for r in cut_log]

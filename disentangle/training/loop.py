@@ -278,6 +278,7 @@ class Trainer:
             self.device,
             t.precision == "bf16",
             distributed.gradient_sync(self.ranks),
+            g_updates=t.g_updates,
         )
 
     def _state(self) -> dict[str, Any]:

@@ -5,6 +5,10 @@ the G optimizer owns G and minimises the non-saturating G loss − Σ λ_j L_I_j
 re-sampled for each step; real and fake batches pass D separately. A code with λ = 0 still
 trains Q's head (on detached trunk features), so Q learns to infer c without the GAN being
 pushed to make c informative: the paper's "regular GAN" baseline.
+
+`g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
+each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
+iteration, its random draws and its result are exactly those of the single-G-step rule.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ class Models:
 
 
 class InfoGANStep:
-    """Runs iterations; returns [D loss, G loss (adversarial parts), L_I per code], detached."""
+    """Runs iterations; returns [D loss, G loss (adversarial parts), L_I per code], detached.
+
+    The D loss and L_I are the D step's; the G loss is the mean over the iteration's G steps.
+    """
 
     def __init__(
         self,
@@ -40,8 +47,12 @@ class InfoGANStep:
         device: torch.device,
         bf16: bool,
         sync: Callable[[torch.optim.Optimizer], None] | None = None,
+        g_updates: int = 1,
     ) -> None:
+        if g_updates < 1:
+            raise ValueError(f"g_updates must be at least 1, not {g_updates}")
         self.comps, self.m, self.rng, self.device = comps, models, generator, device
+        self.g_updates = g_updates
         self.sync = sync  # e.g. averages gradients over ranks before each optimizer step
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
@@ -88,15 +99,25 @@ class InfoGANStep:
         self._step(m.opt_d)
 
         d.requires_grad_(False)
+        adv_g = self._g_step(n)
+        for _ in range(self.g_updates - 1):
+            adv_g = adv_g + self._g_step(n)
+        d.requires_grad_(True)
+        if self.g_updates > 1:
+            adv_g = adv_g / self.g_updates
+
+        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+
+    def _g_step(self, n: int) -> torch.Tensor:
+        """One G step on fresh z and c (D frozen); its adversarial loss, detached."""
+        m, d = self.m, self.m.discriminator
         latents, codes = self._latents(n)
         with self.autocast:
             features = d.trunk(m.generator(latents))
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
-            g_bounds = self._bounds(q_head, features, codes)
+            g_bounds = self._bounds(d.q_head, features, codes)
             loss_g = adv_g - (self.weights * g_bounds).sum()
         m.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self._step(m.opt_g)
-        d.requires_grad_(True)
-
-        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+        return adv_g.detach()

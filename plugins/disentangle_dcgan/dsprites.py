@@ -1,36 +1,88 @@
 """dSprites architecture (InfoGAN-CR, Lin et al. ICML 2020): a small 64×64 gray network.
 
-This follows InfoGAN-CR's dSprites network as described in their paper; we could not check it
-against their code here.
+The layer lists follow InfoGAN-CR's code (fjxmlzn/InfoGAN-CR, InfoGAN-CR_dSprites/gan/network.py
+and gan/op.py; docs/dsprites-fidelity.md compares every setting):
+
+- G: FC128 → ReLU → BN, FC 4·4·64 → ReLU → BN, three 4×4 stride-2 upconvs (64, 32, 32), each
+  → leaky ReLU → BN, then a 4×4 stride-2 upconv to 1 channel → sigmoid. The activation comes
+  before batch norm, and every layer keeps its bias.
+- D/Q: four 4×4 stride-2 convs (32, 32, 64, 64) → leaky ReLU, FC128 → leaky ReLU; no batch norm
+  anywhere. D's head is one linear unit; Q's head (on the same trunk) is FC128 → leaky ReLU →
+  FC out. With `spectral_norm`, every weight of D and Q (the trunk and both heads) is spectrally
+  normalised; G never is.
+- Initialisation: conv weights from a normal truncated at 2σ, other weights N(0, 0.02), biases
+  0, batch norm γ = 1 and β = 0; leaky-ReLU slope 0.2 in G and D.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from disentangle import Backbone, Discriminator
-from disentangle_dcgan.layers import (
-    OUTPUT_RANGE,
-    DcganParams,
-    Output,
-    conv,
-    fc,
-    image_out,
-    init_weights,
-    scaled,
-    upconv,
-    with_heads,
-)
+from disentangle_dcgan.layers import OUTPUT_RANGE, DcganParams, Output, image_out, scaled
+
+STD = 0.02
 
 
 class DspritesParams(DcganParams):
     output: Output = Field("sigmoid", description="G's output activation (binary images: sigmoid)")
+    leaky_slope: float = Field(
+        0.2, ge=0, lt=1, description="leaky-ReLU slope of G's upconvs and of D/Q (InfoGAN-CR: 0.2)"
+    )
+    spectral_norm: bool = Field(
+        False,
+        description="spectral normalisation on every layer of D and Q, trunk and heads "
+        "(InfoGAN-CR: true)",
+    )
+
+
+def _conv(c_in: int, c_out: int, slope: float) -> list[nn.Module]:
+    """4×4 stride-2 conv with bias (halves the size), leaky ReLU."""
+    return [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(slope)]
+
+
+def _upconv(c_in: int, c_out: int, slope: float) -> list[nn.Module]:
+    """4×4 stride-2 upconv with bias (doubles the size), leaky ReLU, then batch norm."""
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(slope), nn.BatchNorm2d(c_out)]
+
+
+def _fc(n_in: int, n_out: int, activation: nn.Module, bn: bool) -> list[nn.Module]:
+    """Linear with bias, activation, then (in G) batch norm."""
+    return [nn.Linear(n_in, n_out), activation, *([nn.BatchNorm1d(n_out)] if bn else [])]
+
+
+def init_weights(module: nn.Module) -> nn.Module:
+    """Convs: N(0, 0.02) truncated at ±2σ; upconvs and linears: N(0, 0.02); biases 0;
+    batch norm γ = 1, β = 0."""
+    for m in module.modules():
+        if type(m) is nn.Conv2d:
+            nn.init.trunc_normal_(m.weight, 0.0, STD, -2 * STD, 2 * STD)
+        elif isinstance(m, nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, STD)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+        else:
+            continue
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def spectrally_normed(module: nn.Module) -> nn.Module:
+    """Every conv and linear weight of `module` divided by its largest singular value, estimated
+    by one power iteration per forward pass in training mode."""
+    for m in list(module.modules()):
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            spectral_norm(m)
+    return module
 
 
 class DspritesBackbone(Backbone):
-    """D/Q: conv32 s2 → conv32 s2 BN → conv64 s2 BN → conv64 s2 BN → FC128 BN; G: FC128 BN →
-    FC 4·4·64 BN → upconv64 s2 BN → upconv32 s2 BN → upconv32 s2 BN → upconv1 s2."""
+    """G: FC128 ReLU BN → FC 4·4·64 ReLU BN → upconv64 lReLU BN → upconv32 lReLU BN → upconv32
+    lReLU BN → upconv1 sigmoid. D/Q: conv32 → conv32 → conv64 → conv64 (all stride 2, lReLU, no
+    BN) → FC128 lReLU; D head FC1; Q head FC128 lReLU → FC out; optional spectral norm on D/Q."""
 
     image_shape = (1, 64, 64)
 
@@ -46,14 +98,15 @@ class DspritesBackbone(Backbone):
         )
 
     def generator(self, latent_dim: int) -> nn.Module:
+        slope = self.spec.leaky_slope
         return init_weights(
             nn.Sequential(
-                *fc(latent_dim, self.hidden, nn.ReLU()),
-                *fc(self.hidden, 4 * 4 * self.c2, nn.ReLU()),
+                *_fc(latent_dim, self.hidden, nn.ReLU(), bn=True),
+                *_fc(self.hidden, 4 * 4 * self.c2, nn.ReLU(), bn=True),
                 nn.Unflatten(1, (self.c2, 4, 4)),
-                *upconv(self.c2, self.c2, bn=True),
-                *upconv(self.c2, self.c1, bn=True),
-                *upconv(self.c1, self.c1, bn=True),
+                *_upconv(self.c2, self.c2, slope),
+                *_upconv(self.c2, self.c1, slope),
+                *_upconv(self.c1, self.c1, slope),
                 *image_out(self.c1, 1, self.spec.output),
             )
         )
@@ -61,11 +114,20 @@ class DspritesBackbone(Backbone):
     def discriminator(self, q_dim: int) -> Discriminator:
         slope = self.spec.leaky_slope
         trunk = nn.Sequential(
-            *conv(1, self.c1, slope, bn=False),
-            *conv(self.c1, self.c1, slope, bn=True),
-            *conv(self.c1, self.c2, slope, bn=True),
-            *conv(self.c2, self.c2, slope, bn=True),
+            *_conv(1, self.c1, slope),
+            *_conv(self.c1, self.c1, slope),
+            *_conv(self.c1, self.c2, slope),
+            *_conv(self.c2, self.c2, slope),
             nn.Flatten(),
-            *fc(4 * 4 * self.c2, self.hidden, nn.LeakyReLU(slope)),
+            *_fc(4 * 4 * self.c2, self.hidden, nn.LeakyReLU(slope), bn=False),
         )
-        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)
+        q_head = (
+            nn.Sequential(
+                *_fc(self.hidden, self.q_hidden, nn.LeakyReLU(slope), bn=False),
+                nn.Linear(self.q_hidden, q_dim),
+            )
+            if q_dim
+            else nn.Sequential()  # a plain GAN: no codes, no Q
+        )
+        d = init_weights(Discriminator(trunk, nn.Linear(self.hidden, 1), q_head))
+        return spectrally_normed(d) if self.spec.spectral_norm else d
