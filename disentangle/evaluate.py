@@ -22,6 +22,7 @@ from disentangle.plugins import host
 from disentangle.recipe import problems_of
 from disentangle.run import Run, Trained, load_run
 from disentangle.training.data import scale_images
+from disentangle.training.loop import resolve_device
 
 
 def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -86,7 +87,7 @@ def evaluate(
         columns[name] = slice(start, start + code.dim)
         start += code.dim
     ctx = EvalContext(
-        encode=encoder(trained, torch.device(device)),
+        encode=encoder(trained, resolve_device(device, where="--device")),
         dataset=dataset,
         data=dataset.load(),
         code_columns=columns,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from layouts import write_split
 from typer.testing import CliRunner
 
@@ -84,3 +85,12 @@ def test_compare_plots_runs_together(
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == PNG
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_eval_on_a_device_this_machine_lacks_is_a_clear_error(procedural_run: Path) -> None:
+    result = runner.invoke(app, ["eval", str(procedural_run), "--fast", "--device", "cuda"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--device = 'cuda' but CUDA is not available" in " ".join(result.output.split())
+    result = runner.invoke(app, ["eval", str(procedural_run), "--fast", "--device", "auto"])
+    assert result.exit_code == 0, result.output
