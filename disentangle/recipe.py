@@ -273,8 +273,8 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, source: str = "--set"
 
 
 def _kind(node: Any) -> str:
-    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return names.get(type(node), "an array" if isinstance(node, list) else "a value")
+    names = {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}
+    return names.get(type(node), "a number" if isinstance(node, int | float) else "a value")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
