@@ -87,6 +87,16 @@ def test_discretize_uses_equal_width_bins_per_column() -> None:
     assert discretize(codes, bins=2).tolist() == [[1, 1], [2, 2], [2, 2]]
 
 
+def test_mig_reads_a_categorical_code_as_one_latent() -> None:
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, size=(600, 2))
+    one_hot = np.eye(3)[factors[:, 0]]  # a perfect categorical code for factor 0
+    codes = np.concatenate([one_hot, factors[:, 1:] + rng.uniform(0, 0.1, (600, 1))], axis=1)
+    assert mig(codes, factors, categorical=[slice(0, 3)]) == pytest.approx(1.0, abs=0.01)
+    # its columns one by one tie with each other: no gap for factor 0
+    assert mig(codes, factors) == pytest.approx(0.5, abs=0.01)
+
+
 def test_mig_hand_computed() -> None:
     # y1, y2 binary, the 4 combinations once each; z1 = y1, z2 = y1 + 2 y2 (4 distinct values).
     # MI(z1, y1) = ln 2, MI(z1, y2) = 0, MI(z2, y1) = MI(z2, y2) = ln 2, H(y1) = H(y2) = ln 2.
@@ -325,8 +335,8 @@ def test_ground_truth_metrics_end_to_end(host: PluginHost, context: EvalContext)
         t = time.time()
         scores |= metric(context)
         print(name, time.time() - t)
-    # shape and scale are each split over two one-hot columns (gap 0); positions are exact
-    assert scores["mig"] == pytest.approx(0.5, abs=0.03)
+    # each categorical code is one latent (its argmax): every factor has its own exact latent
+    assert scores["mig"] == pytest.approx(1.0, abs=0.03)
     assert scores["factor_vae"] == 1.0
     assert scores["beta_vae"] >= 0.95
     assert scores["dci_disentanglement"] >= 0.95

@@ -104,7 +104,7 @@ class GroundTruthMetric(Metric):
 
 
 class MIG(GroundTruthMetric):
-    """Mutual information gap."""
+    """Mutual information gap; a categorical code counts as one latent (its argmax)."""
 
     def score(
         self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
@@ -112,7 +112,8 @@ class MIG(GroundTruthMetric):
         from disentangle_metrics.disentanglement import mig, sample_codes
 
         codes, factors = sample_codes(truth, encode, _count(self.spec.points, ctx), rng)
-        return {"mig": mig(codes, factors, self.spec.bins)}
+        categorical = [ctx.code_columns[name] for name in _categorical(ctx)]
+        return {"mig": mig(codes, factors, self.spec.bins, categorical)}
 
 
 class DCI(GroundTruthMetric):
