@@ -105,18 +105,24 @@ def _entries(table: dict[str, Any]) -> list[str]:
 DROP = object()  # as a value in tiny(): remove the key
 
 
+def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A deep copy of `doc` with the value at `path` replaced (value DROP removes the key)."""
+    out = copy.deepcopy(doc)
+    node = out
+    for part in path[:-1]:
+        node = node[part]
+    if value is DROP:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return out
+
+
 def tiny(*edits: tuple[str, Any], base: dict[str, Any] | None = None) -> str:
     """The tiny recipe as TOML, with ("a.b.0.c", value) edits (value DROP removes the key)."""
-    data = copy.deepcopy(TINY_RECIPE if base is None else base)
+    data = TINY_RECIPE if base is None else base
     for path, value in edits:
-        parts: list[Any] = [int(p) if p.isdigit() else p for p in path.split(".")]
-        node = data
-        for part in parts[:-1]:
-            node = node[part]
-        if value is DROP:
-            del node[parts[-1]]
-        else:
-            node[parts[-1]] = value
+        data = replaced(data, tuple(int(p) if p.isdigit() else p for p in path.split(".")), value)
     return dump_toml(data)
 
 

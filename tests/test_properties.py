@@ -22,7 +22,7 @@ import tomllib
 from conftest import TINY_RECIPE, TINY_TOML
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bad_input import dump_toml
+from test_bad_input import DROP, dump_toml, replaced
 from typer.testing import CliRunner
 
 from disentangle.checkpoint import load_checkpoint
@@ -103,20 +103,6 @@ def paths_of(node: Any, prefix: tuple[Any, ...] = (), depth: int = 6) -> Iterato
             yield from paths_of(value, (*prefix, key), depth - 1)
 
 
-def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """A deep copy of `doc` with the value at `path` replaced (`DELETE`: removed)."""
-    out = copy.deepcopy(doc)
-    node = out
-    for part in path[:-1]:
-        node = node[part]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return out
-
-
-DELETE = object()
 RECIPE_PATHS = sorted(paths_of(TINY_RECIPE), key=repr)
 
 
@@ -165,7 +151,7 @@ def test_random_tables_as_a_recipe(data: dict[str, Any], scratch: Path) -> None:
 @FUZZ
 @given(
     edits=st.lists(
-        st.tuples(st.sampled_from(RECIPE_PATHS), nested | st.just(DELETE)), min_size=1, max_size=3
+        st.tuples(st.sampled_from(RECIPE_PATHS), nested | st.just(DROP)), min_size=1, max_size=3
     ),
     extra=st.dictionaries(keys, nested, max_size=2),
 )
@@ -285,7 +271,7 @@ def test_a_real_sidecar_with_one_value_replaced(
 ) -> None:
     doc = real_checkpoint[0]
     path = data.draw(st.sampled_from(sorted(sidecar_paths(doc), key=repr)), label="path")
-    value = data.draw(json_values | st.just(DELETE), label="value")
+    value = data.draw(json_values | st.just(DROP), label="value")
     load_both(sidecar_run, replaced(doc, path, value))
 
 
