@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from disentangle import Backbone, Discriminator
-from disentangle_dcgan.layers import OUTPUT_RANGE, DcganParams, Output, image_out, scaled
+from disentangle_dcgan.layers import OUTPUT_RANGE, DcganParams, Output, conv, image_out, scaled
 
 STD = 0.02
 
@@ -36,11 +36,6 @@ class DspritesParams(DcganParams):
         description="spectral normalisation on every layer of D and Q, trunk and heads "
         "(InfoGAN-CR: true)",
     )
-
-
-def _conv(c_in: int, c_out: int, slope: float) -> list[nn.Module]:
-    """4×4 stride-2 conv with bias (halves the size), leaky ReLU."""
-    return [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(slope)]
 
 
 def _upconv(c_in: int, c_out: int, slope: float) -> list[nn.Module]:
@@ -114,10 +109,10 @@ class DspritesBackbone(Backbone):
     def discriminator(self, q_dim: int) -> Discriminator:
         slope = self.spec.leaky_slope
         trunk = nn.Sequential(
-            *_conv(1, self.c1, slope),
-            *_conv(self.c1, self.c1, slope),
-            *_conv(self.c1, self.c2, slope),
-            *_conv(self.c2, self.c2, slope),
+            *conv(1, self.c1, slope, bn=False),
+            *conv(self.c1, self.c1, slope, bn=False),
+            *conv(self.c1, self.c2, slope, bn=False),
+            *conv(self.c2, self.c2, slope, bn=False),
             nn.Flatten(),
             *_fc(4 * 4 * self.c2, self.hidden, nn.LeakyReLU(slope), bn=False),
         )
