@@ -28,17 +28,6 @@ class FactorMatch:
     all: dict[str, float]
 
 
-def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
-    """MI in nats of two discrete label arrays of equal length."""
-    _, a = np.unique(a, return_inverse=True)
-    _, b = np.unique(b, return_inverse=True)
-    joint = np.bincount(a * (b.max() + 1) + b, minlength=(a.max() + 1) * (b.max() + 1))
-    joint = joint.reshape(a.max() + 1, b.max() + 1) / len(a)
-    outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
-    nonzero = joint > 0
-    return float((joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])).sum())
-
-
 def binned(values: np.ndarray, bins: int = BINS) -> np.ndarray:
     """Equal-width bin index of each value over the values' range."""
     edges = np.histogram_bin_edges(values, bins)
@@ -47,6 +36,8 @@ def binned(values: np.ndarray, bins: int = BINS) -> np.ndarray:
 
 def factor_matches(ctx: EvalContext, n: int = 5_000) -> dict[str, FactorMatch]:
     """Each code's normalised MI with each varying factor of a ground-truth dataset."""
+    from sklearn.metrics import mutual_info_score  # as the metrics: MI in nats of two labelings
+
     dataset = ctx.dataset
     if not isinstance(dataset, GroundTruthDataset):
         return {}
@@ -60,8 +51,8 @@ def factor_matches(ctx: EvalContext, n: int = 5_000) -> dict[str, FactorMatch]:
         columns = representation[:, ctx.code_columns[name]]
         readings = [columns.argmax(axis=1)] if code.discrete else [binned(c) for c in columns.T]
         nmi = {
-            names[k]: max(mutual_information(r, factors_np[:, k]) for r in readings)
-            / mutual_information(factors_np[:, k], factors_np[:, k])
+            names[k]: max(mutual_info_score(factors_np[:, k], r) for r in readings)
+            / mutual_info_score(factors_np[:, k], factors_np[:, k])
             for k in varying
         }
         best = max(nmi, key=nmi.__getitem__) if nmi else ""
