@@ -14,9 +14,9 @@ from disentangle.recipe import to_data
 from disentangle.run import Run
 
 
-def _comparable(run: Run) -> dict[str, Any]:
-    """A run's recipe without what differs between seeds of one experiment."""
-    data = to_data(run.recipe())
+def _comparable(recipe: Any) -> dict[str, Any]:
+    """A recipe without what differs between seeds of one experiment."""
+    data = to_data(recipe)
     data.pop("name")
     data["train"].pop("seed")
     return data
@@ -83,16 +83,16 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
     """Write the report of `runs` (seeds of one recipe) to `out`, its figures beside it."""
     if not runs:
         raise DisentangleError("give at least one run folder")
-    runs = [run.require() for run in runs]
-    reference = _comparable(runs[0])
-    for run in runs[1:]:
-        if _comparable(run) != reference:
+    recipes = [run.require().recipe() for run in runs]
+    reference = _comparable(recipes[0])
+    for run, recipe in zip(runs[1:], recipes[1:], strict=True):
+        if _comparable(recipe) != reference:
             raise DisentangleError(
                 f"{run.path} was trained with another recipe than {runs[0].path} (beyond name "
                 "and seed): a report covers the seeds of one recipe"
             )
     reports = [_evaluation(run) for run in runs]
-    recipe = runs[0].recipe()
+    recipe = recipes[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# {recipe.name.rsplit('-seed', 1)[0]}",
@@ -104,10 +104,9 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
         "| run | seed | iteration | evaluated on | fast |",
         "|---|---|---|---|---|",
     ]
-    for run, report in zip(runs, reports, strict=True):
-        seed = run.recipe().train.seed
+    for run, seeded, report in zip(runs, recipes, reports, strict=True):
         lines.append(
-            f"| `{run.path}` | {seed} | {report['iteration']} | {report['dataset']} | "
+            f"| `{run.path}` | {seeded.train.seed} | {report['iteration']} | {report['dataset']} | "
             f"{report.get('fast', False)} |"
         )
     lines += ["", "## Scores", "", *_score_rows(reports), ""]

@@ -202,16 +202,8 @@ def _newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]
 
 def _check_state(state: Any, sidecar: Path) -> None:
     """The training state has every part a resume restores."""
-    parts = {
-        "generator": dict,
-        "discriminator": dict,
-        "estimator": dict,
-        "opt_d": dict,
-        "opt_g": dict,
-        "rng": dict,
-    }
-    for key, kind in parts.items():
-        if not isinstance(state, dict) or not isinstance(state.get(key), kind):
+    for key in ("generator", "discriminator", "estimator", "opt_d", "opt_g", "rng"):
+        if not isinstance(state, dict) or not isinstance(state.get(key), dict):
             raise CheckpointError(f"{sidecar}: the training state lacks {key!r}")
     rng = state["rng"]
     if not all(isinstance(rng.get(k), torch.Tensor) for k in ("torch", "sampler")):
