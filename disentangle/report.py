@@ -8,6 +8,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from disentangle.errors import DisentangleError
 from disentangle.plots import mi_curves
 from disentangle.recipe import to_data
@@ -22,6 +24,22 @@ def _comparable(recipe: Any) -> dict[str, Any]:
     return data
 
 
+class Match(BaseModel):
+    factor: str
+    nmi: float
+
+
+class Evaluation(BaseModel):
+    """What a report reads of an eval.json (`disentangle eval` writes more)."""
+
+    iteration: int
+    dataset: str
+    fast: bool = False
+    metrics: dict[str, dict[str, float]]
+    chance: dict[str, dict[str, float]] = {}
+    codes: dict[str, Match] = {}
+
+
 def _evaluation(run: Run) -> dict[str, Any]:
     path = run.path / "eval.json"
     try:
@@ -32,8 +50,11 @@ def _evaluation(run: Run) -> dict[str, Any]:
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DisentangleError(f"{path}: not an evaluation report ({exc})") from None
-    if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
-        raise DisentangleError(f"{path}: not an evaluation report (no metrics)")
+    try:
+        Evaluation.model_validate(report)
+    except ValidationError as err:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise DisentangleError(f"{path}: not an evaluation report ({wrong})") from None
     return report
 
 

@@ -64,3 +64,15 @@ def test_runs_of_different_recipes_or_without_evaluation_are_refused(
     squeezed = "".join(result.output.replace("│", "").split())  # Rich wraps long paths
     assert result.exit_code == 1
     assert "eval.json:missing" in squeezed and "disentangleeval" in squeezed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"metrics": {"mig": {"mig": "high"}}}', '{"metrics": {}}', "[1]", "{", ""],
+)
+def test_a_damaged_evaluation_is_named(seeds: list[Path], text: str) -> None:
+    (seeds[0] / "eval.json").write_text(text)
+    result = runner.invoke(app, ["report", *map(str, seeds)])
+    squeezed = "".join(result.output.replace("│", "").split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "eval.json:notanevaluationreport" in squeezed
