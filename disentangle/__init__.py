@@ -31,6 +31,8 @@ _LAZY = {
     "Run": "disentangle.run",
     "load_run": "disentangle.run",
     "evaluate": "disentangle.evaluate",
+    "Published": "disentangle.literature",
+    "published": "disentangle.literature",
 }
 _REGISTRIES = ("codes", "backbones", "datasets", "estimators", "metrics")
 

@@ -2,6 +2,7 @@
 
 `register(name, factory, params)` adds a component; `params` is a `disentangle.Params`
 subclass (the core adds the `type` tag), `factory(spec, ...)` builds the component.
+`published_results()` returns the literature's numbers a plugin keeps as data.
 """
 
 from __future__ import annotations
@@ -35,3 +36,9 @@ def register_estimators(register):
 @hookspec
 def register_metrics(register):
     """Register evaluation metrics: factory(spec) -> Metric."""
+
+
+@hookspec
+def published_results():
+    """Return numbers from the literature: `disentangle.Published` records (or mappings of
+    their fields), which `disentangle report` sets beside the measured ones."""

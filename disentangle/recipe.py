@@ -7,11 +7,11 @@ or backbone is as valid in a recipe as a built-in one.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import tomllib
 from pydantic import (
     AfterValidator,
     BaseModel,

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from disentangle.errors import DisentangleError
+from disentangle.literature import published
 from disentangle.plots import mi_curves
 from disentangle.recipe import to_data
 from disentangle.run import Run
@@ -100,6 +101,25 @@ def _code_rows(reports: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _published_rows(reports: list[dict[str, Any]], dataset: str) -> list[str]:
+    """The literature's numbers for `dataset`, each beside ours where we measured that score."""
+    found = published(dataset)
+    if not found:
+        return []
+    rows = [
+        "| method | metric | score | published | this toolkit (mean ± std) | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in found:
+        ours = _gather(reports, "metrics", p.metric, p.score)
+        mine = f"{_spread(ours)} ({len(ours)} runs)" if ours else "not measured"
+        rows.append(
+            f"| {p.method} | {p.metric} | {p.score} | {p.value:.3f} | {mine} | {p.source} |"
+        )
+    notes = sorted({f"{p.method} ({p.source}): {p.note}" for p in found if p.note})
+    return [*rows, "", *(f"- {note}" for note in notes)]
+
+
 def write_report(runs: list[Run], out: Path, command: str) -> Path:
     """Write the report of `runs` (seeds of one recipe) to `out`, its figures beside it."""
     if not runs:
@@ -132,6 +152,9 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
         )
     lines += ["", "## Scores", "", *_score_rows(reports), ""]
     lines += ["Chance: the same metric on uniform noise of the representation's width.", ""]
+    literature = _published_rows(reports, recipe.dataset.type)
+    if literature:
+        lines += ["## Published numbers", "", *literature, ""]
     code_rows = _code_rows(reports)
     if code_rows:
         lines += ["## What each code captures", "", *code_rows, ""]

@@ -13,12 +13,12 @@ import contextlib
 import copy
 import json
 import shutil
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 from conftest import TINY_RECIPE, TINY_TOML
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

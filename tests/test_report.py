@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from disentangle import Published, hookimpl
 from disentangle.cli import app
+from disentangle.errors import DisentangleError
 from disentangle.evaluate import evaluate
+from disentangle.literature import published
+from disentangle.plugins import PluginHost
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
 
@@ -76,3 +80,61 @@ def test_a_damaged_evaluation_is_named(seeds: list[Path], text: str) -> None:
     squeezed = "".join(result.output.replace("│", "").split())
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "eval.json:notanevaluationreport" in squeezed
+
+
+class Lab:
+    """A plugin that keeps one paper's numbers for the procedural dataset."""
+
+    @hookimpl
+    def published_results(self):
+        return [
+            {"dataset": "procedural", "method": "LabGAN", "metric": "mig", "score": "mig",
+             "value": 0.5, "source": "Someone 2024, Table 9", "note": "10 seeds"},
+            Published(dataset="procedural", method="LabGAN", metric="sap", score="sap",
+                      value=0.25, source="Someone 2024, Table 9"),
+            {"dataset": "mnist", "method": "LabGAN", "metric": "mig", "score": "mig",
+             "value": 0.1, "source": "elsewhere"},
+        ]  # fmt: skip
+
+
+def test_published_numbers_stand_beside_the_measured_ones(
+    seeds: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = PluginHost()
+    lab.add(Lab(), name="lab")
+    monkeypatch.setattr("disentangle.literature.host", lab)
+    out = tmp_path / "tiny.md"
+    assert runner.invoke(app, ["report", *map(str, seeds), "--out", str(out)]).exit_code == 0
+    page = out.read_text()
+    values = [json.loads((s / "eval.json").read_text())["metrics"]["mig"]["mig"] for s in seeds]
+    ours = f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f} (2 runs)"
+    assert f"| LabGAN | mig | mig | 0.500 | {ours} | Someone 2024, Table 9 |" in page
+    assert "| LabGAN | sap | sap | 0.250 | not measured | Someone 2024, Table 9 |" in page
+    assert "- LabGAN (Someone 2024, Table 9): 10 seeds" in page
+    assert "elsewhere" not in page  # another dataset's numbers
+
+
+def test_a_plugins_malformed_published_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        @hookimpl
+        def published_results(self):
+            return [{"dataset": "mnist", "method": "X", "metric": "mig", "score": "mig",
+                     "value": "high", "source": "s"}]  # fmt: skip
+
+    broken = PluginHost()
+    broken.add(Broken(), name="broken")
+    monkeypatch.setattr("disentangle.literature.host", broken)
+    with pytest.raises(DisentangleError, match=r"plugin 'broken': published result 0 .*value"):
+        published()
+
+
+def test_the_shipped_published_numbers_name_registered_metrics() -> None:
+    from disentangle.plugins import host
+
+    records = published()
+    assert {p.dataset for p in records} <= set(host.datasets.names())
+    assert {p.metric for p in records} <= set(host.metrics.names())
+    dsprites = {(p.method, p.score): p.value for p in published("dsprites")}
+    assert dsprites[("InfoGAN (modified)", "mig")] == 0.22
+    assert dsprites[("InfoGAN-CR", "factor_vae")] == 0.88
+    assert len(dsprites) == 12

@@ -12,6 +12,7 @@ from disentangle_infogan.codes import (
     UniformParams,
 )
 from disentangle_infogan.estimator import VariationalMI, VariationalParams
+from disentangle_infogan.published import published
 
 
 @hookimpl
@@ -24,3 +25,8 @@ def register_codes(register):
 @hookimpl
 def register_estimators(register):
     register("variational", VariationalMI, VariationalParams)
+
+
+@hookimpl
+def published_results():
+    return published()
