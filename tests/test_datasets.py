@@ -156,6 +156,29 @@ def test_each_factor_changes_the_image_the_right_way() -> None:
     assert heart[0, :32].sum() > heart[0, 32:].sum()
 
 
+def test_rotation_spans_both_ways_about_upright() -> None:
+    ds = dataset("procedural", resolution=64, orientations=3, rotation=90, positions_x=1,
+                 positions_y=1)  # fmt: skip
+    full = dataset("procedural", resolution=64, orientations=8, positions_x=1, positions_y=1)
+    ellipse = [ds.render(torch.tensor([[1, 5, o, 0, 0]]))[0] for o in range(3)]
+    # −45°, 0° and +45°: the middle step is upright, the ends mirror each other left to right
+    assert torch.equal(ellipse[1], full.render(torch.tensor([[1, 5, 0, 0, 0]]))[0])
+    assert torch.equal(ellipse[0], ellipse[2].flip(-1))
+    assert torch.equal(ellipse[2], full.render(torch.tensor([[1, 5, 1, 0, 0]]))[0])
+
+
+@pytest.mark.parametrize("radius", [0.1, 0.3, 0.45])
+def test_radius_sets_the_size_and_the_margin(radius: float) -> None:
+    ds = dataset("procedural", resolution=64, radius=radius, positions_x=2, positions_y=1)
+    for x, edge in ((0, 0), (1, -1)):
+        square = ds.render(torch.tensor([[0, 5, 0, x, 0]]))[0, 0] > 0
+        columns = square.any(0).nonzero().flatten()
+        side = 2 * radius * math.sqrt(0.5) * 64  # a square's side is √2 × its circumradius
+        assert abs(len(columns) - side) <= 1
+        gap = columns[0].item() if edge == 0 else 63 - columns[-1].item()
+        assert abs(gap - (radius - radius * math.sqrt(0.5)) * 64) <= 1
+
+
 def test_shapes_stay_inside_the_image() -> None:
     ds = dataset("procedural", positions_x=3, positions_y=3)
     corners = ((0, 0), (0, 2), (2, 0), (2, 2))

@@ -15,8 +15,6 @@ from disentangle_data.images import Resolution
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 SHAPE_NAMES = ("square", "ellipse", "heart")
-#: circumradius of a shape at scale 1, as a fraction of the image side (also the position margin)
-MAX_RADIUS = 0.2
 #: pixels per chunk when rendering: bounds the float32 temporaries to a few tens of MB each
 CHUNK_PIXELS = 1 << 22
 #: the most bytes the drawn images may take in memory (uint8, one channel)
@@ -31,7 +29,21 @@ class ProceduralParams(Params):
     resolution: Resolution = Field(64, ge=8, description="image side in pixels")
     shapes: int = Field(3, ge=1, le=3, description="the first k of square, ellipse, heart")
     scales: Steps = Field(6, ge=1, description="scale steps from 0.5 to 1 of the largest size")
-    orientations: Steps = Field(40, ge=1, description="rotation steps over [0, 2π)")
+    orientations: Steps = Field(40, ge=1, description="rotation steps over `rotation` degrees")
+    rotation: float = Field(
+        360.0,
+        gt=0,
+        le=360,
+        description="degrees the orientations span: 360 is a full turn from upright (its end "
+        "is its start); less spans ±rotation/2 about upright, both ends included",
+    )
+    radius: float = Field(
+        0.2,
+        gt=0,
+        le=0.5,
+        description="circumradius of a shape at the largest scale, as a fraction of the image "
+        "side; positions keep this margin from the edges",
+    )
     positions_x: Steps = Field(32, ge=1, description="horizontal position steps, left to right")
     positions_y: Steps = Field(32, ge=1, description="vertical position steps, top to bottom")
     size: int | None = Field(
@@ -80,13 +92,17 @@ class Procedural(GroundTruthDataset):
         self.image_shape = (1, res, res)
         self.size, self.seed = spec.size, spec.seed
         # value tables, computed once from Python floats: every render gathers the same bits
-        angles = [2 * math.pi * i / spec.orientations for i in range(spec.orientations)]
+        if spec.rotation == 360:
+            angles = [2 * math.pi * i / spec.orientations for i in range(spec.orientations)]
+        else:
+            half = math.radians(spec.rotation) / 2
+            angles = _steps(-half, half, spec.orientations)
         self._cos = torch.tensor([math.cos(a) for a in angles], dtype=torch.float32)
         self._sin = torch.tensor([math.sin(a) for a in angles], dtype=torch.float32)
-        radii = [MAX_RADIUS * s for s in _steps(0.5, 1.0, spec.scales)]
+        radii = [spec.radius * s for s in _steps(0.5, 1.0, spec.scales)]
         self._inv_radius = torch.tensor([1 / r for r in radii], dtype=torch.float32)
-        self._x = torch.tensor(_steps(MAX_RADIUS, 1 - MAX_RADIUS, spec.positions_x))
-        self._y = torch.tensor(_steps(MAX_RADIUS, 1 - MAX_RADIUS, spec.positions_y))
+        self._x = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_x))
+        self._y = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_y))
         self._pixels = (torch.arange(res, dtype=torch.float32) + 0.5) / res
 
     def factors(self) -> torch.Tensor:
