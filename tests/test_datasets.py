@@ -179,6 +179,17 @@ def test_radius_sets_the_size_and_the_margin(radius: float) -> None:
         assert abs(gap - (radius - radius * math.sqrt(0.5)) * 64) <= 1
 
 
+@pytest.mark.parametrize("smallest", [0.25, 0.75, 1.0])
+def test_min_scale_is_the_smallest_size(smallest: float) -> None:
+    ds = dataset("procedural", resolution=64, scales=3, min_scale=smallest, positions_x=1,
+                 positions_y=1)  # fmt: skip
+    sides = [
+        (ds.render(torch.tensor([[0, s, 0, 0, 0]]))[0, 0] > 0).any(0).sum().item() for s in range(3)
+    ]
+    assert abs(sides[0] - smallest * sides[2]) <= 1
+    assert abs(sides[1] - (1 + smallest) / 2 * sides[2]) <= 1
+
+
 def test_shapes_stay_inside_the_image() -> None:
     ds = dataset("procedural", positions_x=3, positions_y=3)
     corners = ((0, 0), (0, 2), (2, 0), (2, 2))

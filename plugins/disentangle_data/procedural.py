@@ -28,7 +28,10 @@ Steps = Annotated[
 class ProceduralParams(Params):
     resolution: Resolution = Field(64, ge=8, description="image side in pixels")
     shapes: int = Field(3, ge=1, le=3, description="the first k of square, ellipse, heart")
-    scales: Steps = Field(6, ge=1, description="scale steps from 0.5 to 1 of the largest size")
+    scales: Steps = Field(
+        6, ge=1, description="scale steps from min_scale to 1 of the largest size"
+    )
+    min_scale: float = Field(0.5, gt=0, le=1, description="the smallest scale (dSprites: 0.5)")
     orientations: Steps = Field(40, ge=1, description="rotation steps over `rotation` degrees")
     rotation: float = Field(
         360.0,
@@ -99,7 +102,7 @@ class Procedural(GroundTruthDataset):
             angles = _steps(-half, half, spec.orientations)
         self._cos = torch.tensor([math.cos(a) for a in angles], dtype=torch.float32)
         self._sin = torch.tensor([math.sin(a) for a in angles], dtype=torch.float32)
-        radii = [spec.radius * s for s in _steps(0.5, 1.0, spec.scales)]
+        radii = [spec.radius * s for s in _steps(spec.min_scale, 1.0, spec.scales)]
         self._inv_radius = torch.tensor([1 / r for r in radii], dtype=torch.float32)
         self._x = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_x))
         self._y = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_y))
