@@ -151,7 +151,8 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
             f"{report.get('fast', False)} |"
         )
     lines += ["", "## Scores", "", *_score_rows(reports), ""]
-    lines += ["Chance: the same metric on uniform noise of the representation's width.", ""]
+    if any(r.get("chance") for r in reports):
+        lines += ["Chance: the same metric on uniform noise of the representation's width.", ""]
     literature = _published_rows(reports, recipe.dataset.type)
     if literature:
         lines += ["## Published numbers", "", *literature, ""]

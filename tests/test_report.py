@@ -48,12 +48,27 @@ def test_the_report_gives_every_score_over_seeds_beside_chance(
         f"{min(values):.3f} | {max(values):.3f} | 2 | {statistics.fmean(chance):.3f} |"
     )
     assert row in page
+    assert "Chance: the same metric on uniform noise" in page
     assert page.startswith("# tiny\n")
     assert f"Made by `disentangle report {seeds[0]} {seeds[1]} --out {out}`" in page
     for name in ("tiny-traversals.png", "tiny-mi.png"):
         assert f"]({name})" in page
         assert (out.parent / name).read_bytes()[:4] == b"\x89PNG"
     assert '"seed": 1' in page  # the recipe, in full
+
+
+def test_without_chance_levels_the_report_says_not_measured(
+    seeds: list[Path], tmp_path: Path
+) -> None:
+    for seed in seeds:
+        report = json.loads((seed / "eval.json").read_text())
+        report.pop("chance")
+        (seed / "eval.json").write_text(json.dumps(report))
+    out = tmp_path / "tiny.md"
+    assert runner.invoke(app, ["report", *map(str, seeds), "--out", str(out)]).exit_code == 0
+    page = out.read_text()
+    assert "| 2 | not measured |" in page
+    assert "Chance:" not in page
 
 
 def test_runs_of_different_recipes_or_without_evaluation_are_refused(
