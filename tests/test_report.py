@@ -15,7 +15,7 @@ from disentangle.cli import app
 from disentangle.errors import DisentangleError
 from disentangle.evaluate import evaluate
 from disentangle.literature import published
-from disentangle.plugins import PluginHost
+from disentangle.plugins import PluginHost, host
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
 
@@ -144,8 +144,6 @@ def test_a_plugins_malformed_published_number_is_named(monkeypatch: pytest.Monke
 
 
 def test_the_shipped_published_numbers_name_registered_metrics() -> None:
-    from disentangle.plugins import host
-
     records = published()
     assert {p.dataset for p in records} <= set(host.datasets.names())
     assert {p.metric for p in records} <= set(host.metrics.names())
