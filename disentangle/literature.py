@@ -6,7 +6,7 @@ mappings with their fields); the plugin that owns an experiment keeps its litera
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,16 +37,22 @@ def published(dataset: str | None = None) -> list[Published]:
     host.load()
     found: list[Published] = []
     for impl in host.manager.hook.published_results.get_hookimpls():
-        found += _validated(impl.plugin_name, impl.function())
+        found += _validated(impl.plugin_name, impl.function)
     return [p for p in found if dataset is None or p.dataset == dataset]
 
 
-def _validated(plugin: str, records: Iterable[Published | Mapping[str, Any]]) -> list[Published]:
+def _validated(
+    plugin: str, hook: Callable[[], Iterable[Published | Mapping[str, Any]]]
+) -> list[Published]:
+    """A plugin's records as `Published` (a record that already is one passes unchanged)."""
+    try:
+        records = list(hook())
+    except Exception as exc:  # a broken plugin is named, not a traceback
+        raise DisentangleError(
+            f"plugin {plugin!r}: published_results() failed: {type(exc).__name__}: {exc}"
+        ) from None
     out = []
     for i, record in enumerate(records):
-        if isinstance(record, Published):
-            out.append(record)
-            continue
         try:
             out.append(Published.model_validate(record))
         except ValidationError as err:

@@ -143,6 +143,20 @@ def test_a_plugins_malformed_published_number_is_named(monkeypatch: pytest.Monke
         published()
 
 
+def test_a_plugin_whose_published_hook_fails_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing:
+        @hookimpl
+        def published_results(self):
+            raise KeyError("results")
+
+    failing = PluginHost()
+    failing.add(Failing(), name="failing")
+    monkeypatch.setattr("disentangle.literature.host", failing)
+    with pytest.raises(DisentangleError, match=r"plugin 'failing': published_results\(\) failed: "
+                       r"KeyError"):  # fmt: skip
+        published()
+
+
 def test_the_shipped_published_numbers_name_registered_metrics() -> None:
     records = published()
     assert {p.dataset for p in records} <= set(host.datasets.names())
