@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import cpu_model
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
@@ -190,13 +191,6 @@ def peak_gflops(dtype: torch.dtype, device: torch.device) -> float:
         synchronize(device)
         seconds.append(time.perf_counter() - began)
     return 2 * PEAK_SIZE**3 / statistics.median(seconds) / 1e9
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return "unknown"
 
 
 def flops_variant(variant: str) -> str:

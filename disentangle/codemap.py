@@ -44,7 +44,7 @@ def factor_matches(ctx: EvalContext, n: int = 5_000) -> dict[str, FactorMatch]:
     factors = dataset.sample_factors(n, torch.Generator().manual_seed(ctx.seed))
     representation = ctx.encode(dataset.render(factors)).double().numpy()
     factors_np = factors.numpy()
-    names = ctx.data.factor_names or tuple(f"factor{k}" for k in range(factors_np.shape[1]))
+    names = dataset.factor_names or tuple(f"factor{k}" for k in range(factors_np.shape[1]))
     varying = [k for k in range(factors_np.shape[1]) if len(np.unique(factors_np[:, k])) > 1]
     matches = {}
     for name, code in ctx.codes.items():

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -145,8 +146,9 @@ class EvalContext:
     encode: Callable[[torch.Tensor], torch.Tensor]
     #: the run's dataset (a GroundTruthDataset renders images of sampled factors)
     dataset: Dataset
-    #: the loaded data (labels and factors when known)
-    data: ImageData
+    #: loads the data (labels and factors when known), read through `data`; evaluate()'s
+    #: loads once, on first use, so metrics that only sample factors never load the dataset
+    load: Callable[[], ImageData]
     #: which representation columns belong to which code
     code_columns: dict[str, slice]
     #: the codes, in recipe order (e.g. to find the categorical ones)
@@ -156,6 +158,15 @@ class EvalContext:
     seed: int = 0
     #: fewer samples, for tests and smoke runs
     fast: bool = False
+    #: what the metrics of one evaluation share (e.g. representations already encoded, keyed
+    #: by the plugin's own names); None when `encode` is not a function of the images (the
+    #: chance level's noise), so that nothing of it may be reused
+    cache: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> ImageData:
+        """The dataset's images, labels and factors (`load()`)."""
+        return self.load()
 
 
 class Metric(ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -80,22 +81,7 @@ def evaluate(
     """
     run = run if isinstance(run, Run) else load_run(run)
     trained = run.load()
-    dataset = eval_dataset(trained.recipe, split)
-    comps = trained.components
-    columns, start = {}, 0
-    for name, code in zip(comps.code_names, comps.codes, strict=True):
-        columns[name] = slice(start, start + code.dim)
-        start += code.dim
-    ctx = EvalContext(
-        encode=encoder(trained, resolve_device(device, where="--device")),
-        dataset=dataset,
-        data=dataset.load(),
-        code_columns=columns,
-        codes=dict(zip(comps.code_names, comps.codes, strict=True)),
-        out_dir=run.path / "eval",
-        seed=seed,
-        fast=fast,
-    )
+    ctx = eval_context(trained, run.path / "eval", split=split, seed=seed, fast=fast, device=device)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     before = set(ctx.out_dir.iterdir())
     scores: dict[str, dict[str, float]] = {}
@@ -135,6 +121,35 @@ def evaluate(
     return report
 
 
+def eval_context(
+    trained: Trained,
+    out_dir: Path,
+    *,
+    split: str | None = None,
+    seed: int = 0,
+    fast: bool = False,
+    device: str = "cpu",
+) -> EvalContext:
+    """What the metrics of one evaluation get: the encoder, the data, one shared cache."""
+    dataset = eval_dataset(trained.recipe, split)
+    comps = trained.components
+    columns, start = {}, 0
+    for name, code in zip(comps.code_names, comps.codes, strict=True):
+        columns[name] = slice(start, start + code.dim)
+        start += code.dim
+    return EvalContext(
+        encode=encoder(trained, resolve_device(device, where="--device")),
+        dataset=dataset,
+        load=functools.cache(dataset.load),
+        code_columns=columns,
+        codes=dict(zip(comps.code_names, comps.codes, strict=True)),
+        out_dir=out_dir,
+        seed=seed,
+        fast=fast,
+        cache={},
+    )
+
+
 #: below this normalised MI a code is labelled as matching no factor
 MATCH_FLOOR = 0.05
 
@@ -148,7 +163,8 @@ def _chance(metric: Metric, ctx: EvalContext) -> dict[str, float]:
         return torch.rand(len(images), width, generator=noise)
 
     with tempfile.TemporaryDirectory() as scratch:  # the metric's figures of noise are dropped
-        return metric(dataclasses.replace(ctx, encode=encode, out_dir=Path(scratch)))
+        noise_ctx = dataclasses.replace(ctx, encode=encode, out_dir=Path(scratch), cache=None)
+        return metric(noise_ctx)
 
 
 def _traversal_sheet(

@@ -59,7 +59,7 @@ def test_each_code_is_matched_to_the_factor_it_encodes(tmp_path: Path) -> None:
     ctx = EvalContext(
         encode=encode,
         dataset=dataset,
-        data=data,
+        load=lambda: data,
         code_columns={"a": slice(0, 3), "b": slice(3, 4)},
         codes=codes(("categorical", {"k": 3}), ("uniform", {})),
         out_dir=tmp_path,

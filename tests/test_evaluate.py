@@ -33,7 +33,15 @@ def test_eval_on_a_ground_truth_run_writes_every_disentanglement_score(
     assert result.exit_code == 0, result.output
     report = json.loads((procedural_run / "eval.json").read_text())
     assert report["iteration"] == 6 and report["dataset"] == "procedural"
-    assert set(report["metrics"]) == {"mig", "dci", "sap", "factor_vae", "beta_vae", "modularity"}
+    assert set(report["metrics"]) == {
+        "mig",
+        "dci",
+        "dci_hist",
+        "sap",
+        "factor_vae",
+        "beta_vae",
+        "modularity",
+    }
     assert "accuracy" in report["skipped"]  # no labels
     for scores in report["metrics"].values():
         assert all(0.0 <= v <= 1.0 for k, v in scores.items() if not k.endswith("dims"))

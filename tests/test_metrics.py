@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from disentangle_infogan.codes import Categorical, CategoricalParams, Uniform, UniformParams
+from disentangle_metrics import parallel
 from disentangle_metrics.accuracy import (
     confusion,
     hungarian_accuracy,
@@ -23,6 +25,7 @@ from disentangle_metrics.disentanglement import (
     beta_vae,
     completeness,
     dci,
+    dci_hist,
     disentanglement,
     factor_vae,
     mig,
@@ -31,15 +34,22 @@ from disentangle_metrics.disentanglement import (
     sample_codes,
     sap,
 )
-from disentangle_metrics.ground_truth import Encoder, RenderedDataset
+from disentangle_metrics.ground_truth import (
+    EncodedTruth,
+    Encoder,
+    RenderedDataset,
+    ground_truth,
+    numpy_encoder,
+)
 from disentangle_metrics.information import discretize, entropies, mutual_information
 from disentangle_metrics.metrics import NEEDS_GROUND_TRUTH, NEEDS_LABELS
+from sklearn.metrics import mutual_info_score
 
 from disentangle import EvalContext, ImageData
 from disentangle.plugins import ENV_VAR, PluginHost
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-METRICS = ["accuracy", "beta_vae", "dci", "factor_vae", "mig", "modularity", "sap"]
+METRICS = ["accuracy", "beta_vae", "dci", "dci_hist", "factor_vae", "mig", "modularity", "sap"]
 
 
 class Synthetic:
@@ -110,6 +120,19 @@ def test_mig_hand_computed() -> None:
     assert mig(codes, factors) == pytest.approx(0.5)
 
 
+def test_mutual_information_matches_sklearn_pair_by_pair() -> None:
+    rng = np.random.default_rng(0)
+    factors = np.stack([rng.integers(0, k, size=2_000) for k in (2, 7, 40)], axis=1)
+    codes = rng.integers(-3, 17, size=(2_000, 4))  # any integer labels, not only 0..n − 1
+    codes[:, 0] = factors[:, 2] // 3  # informative about factor 2
+    codes[:, 1] = 5  # constant: no information
+    codes[:, 2] = 100 * factors[:, 0] + codes[:, 3]  # sparse label values
+    expected = [[mutual_info_score(y, c) for y in factors.T] for c in codes.T]
+    np.testing.assert_allclose(mutual_information(codes, factors), expected, atol=1e-12)
+    expected = [mutual_info_score(y, y) for y in factors.T]
+    np.testing.assert_allclose(entropies(factors), expected, atol=1e-12)
+
+
 def test_dci_hand_computed() -> None:
     # R = [[0.75, 0.25], [0, 1]] (codes × factors), total 2.
     # code 0: P = (3/4, 1/4), 1 − H2 = 1 − 0.811278; code 1: P = (0, 1), 1 − H2 = 1; ρ = (1/2, 1/2)
@@ -166,6 +189,33 @@ def test_duplicated_factor_lowers_mig_not_completeness() -> None:
     scores = dci(*data, np.random.default_rng(0))
     assert scores["dci_completeness"] >= 0.5
     assert scores["dci_disentanglement"] >= 0.95
+
+
+def test_dci_hist_agrees_with_dci_on_the_sanity_cases() -> None:
+    perfect_scores = dci_hist(*split(perfect), np.random.default_rng(0))
+    assert perfect_scores["dci_hist_disentanglement"] >= 0.95
+    assert perfect_scores["dci_hist_informativeness"] == 1.0
+    noise_scores = dci_hist(*split(noise()), np.random.default_rng(0))
+    assert noise_scores["dci_hist_disentanglement"] <= 0.05
+    duplicated_scores = dci_hist(*split(duplicated), np.random.default_rng(0))
+    assert duplicated_scores["dci_hist_disentanglement"] >= 0.95
+
+
+def test_parallel_fits_give_the_serial_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = split(duplicated, train=300, test=150)
+
+    def scores() -> list:
+        return [
+            dci(*data, np.random.default_rng(3)),
+            dci_hist(*data, np.random.default_rng(3)),
+            sap(*data),
+            modularity_explicitness(*data),
+        ]
+
+    monkeypatch.setattr(parallel, "JOBS", 1)
+    serial = scores()
+    monkeypatch.setattr(parallel, "JOBS", 3)
+    assert scores() == serial
 
 
 def test_sap_perfect_beats_noise() -> None:
@@ -285,7 +335,7 @@ def context(host: PluginHost, tmp_path_factory: pytest.TempPathFactory) -> EvalC
     return EvalContext(
         encode=lookup_encoder(dataset),
         dataset=dataset,
-        data=ImageData(images=loaded.images, labels=loaded.factors[:, 0]),
+        load=lambda: ImageData(images=loaded.images, labels=loaded.factors[:, 0]),
         code_columns={"shape": slice(0, 2), "scale": slice(2, 4), "position": slice(4, 6)},
         codes={
             "shape": Categorical(CategoricalParams(k=2)),
@@ -330,21 +380,71 @@ def test_ground_truth_metrics_end_to_end(host: PluginHost, context: EvalContext)
     for name in METRICS[1:]:
         metric = build(host, name)
         assert metric.applies(context) is None
-        import time
-
-        t = time.time()
         scores |= metric(context)
-        print(name, time.time() - t)
     # each categorical code is one latent (its argmax): every factor has its own exact latent
     assert scores["mig"] == pytest.approx(1.0, abs=0.03)
     assert scores["factor_vae"] == 1.0
     assert scores["beta_vae"] >= 0.95
     assert scores["dci_disentanglement"] >= 0.95
     assert scores["dci_informativeness"] == 1.0
+    assert scores["dci_hist_disentanglement"] >= 0.95
+    assert scores["dci_hist_informativeness"] == 1.0
     assert scores["modularity"] >= 0.95
     assert scores["explicitness"] >= 0.95
     assert 0 < scores["sap"] <= 1
     assert build(host, "mig")(context) == {"mig": scores["mig"]}  # same seed, same score
+
+
+def counting(encode: Callable[[torch.Tensor], torch.Tensor]) -> tuple[Callable, list[int]]:
+    """`encode`, and a list that records how many images each call of it encoded."""
+    calls: list[int] = []
+
+    def counted(images: torch.Tensor) -> torch.Tensor:
+        calls.append(len(images))
+        return encode(images)
+
+    return counted, calls
+
+
+def test_shared_cache_gives_the_numbers_of_encoding_every_sample(
+    host: PluginHost, context: EvalContext
+) -> None:
+    encode, calls = counting(context.encode)
+    uncached = dataclasses.replace(context, encode=encode, cache=None)
+    cached = dataclasses.replace(uncached, cache={})
+    names = METRICS[1:]  # the ground-truth metrics
+    reference = {name: build(host, name)(uncached) for name in names}
+    everything = sum(calls)
+    calls.clear()
+    for name in names:
+        assert build(host, name)(cached) == pytest.approx(reference[name], abs=1e-6)
+    # the grid has 2 × 2 × 3 × 3 = 36 images: each encoded once, instead of every sample
+    assert sum(calls) == 36 == cached.cache[next(iter(cached.cache))].encoded
+    assert everything > 10_000
+
+
+def test_no_cache_without_a_function_of_the_images(context: EvalContext) -> None:
+    truth, _ = ground_truth(context)  # cache None: the chance level's noise encoder
+    assert isinstance(truth, RenderedDataset)
+    shared = dataclasses.replace(context, cache={})
+    first, encode = ground_truth(shared)
+    assert isinstance(first, EncodedTruth)
+    assert ground_truth(shared)[0] is first  # one cache per evaluation, shared by the metrics
+    factors = first.sample_factors(50, np.random.default_rng(0))
+    expected = numpy_encoder(context.encode)(first.truth.observations(factors))
+    np.testing.assert_array_equal(encode(factors), expected)
+
+
+def test_sampling_metrics_never_load_the_dataset(host: PluginHost, context: EvalContext) -> None:
+    def load() -> ImageData:
+        raise AssertionError("the dataset was loaded")
+
+    unloaded = dataclasses.replace(context, load=load, cache={})
+    for name in METRICS[1:]:
+        assert build(host, name).applies(unloaded) is None
+    assert build(host, "mig")(unloaded) == build(host, "mig")(context)
+    no_categorical = dataclasses.replace(unloaded, codes={"position": context.codes["position"]})
+    assert build(host, "accuracy").applies(no_categorical) == NEEDS_LABELS
 
 
 def test_accuracy_end_to_end(host: PluginHost, context: EvalContext) -> None:
@@ -362,7 +462,8 @@ def test_accuracy_end_to_end(host: PluginHost, context: EvalContext) -> None:
 
 
 def test_metrics_say_why_they_do_not_apply(host: PluginHost, context: EvalContext) -> None:
-    unlabelled = EvalContext(**{**vars(context), "data": ImageData(images=context.data.images)})
+    images = context.data.images
+    unlabelled = EvalContext(**{**vars(context), "load": lambda: ImageData(images=images)})
     assert build(host, "accuracy").applies(unlabelled) == NEEDS_LABELS
     no_categorical = EvalContext(
         **{**vars(context), "codes": {"position": context.codes["position"]}}

@@ -11,6 +11,7 @@ from disentangle_metrics.metrics import (
     AccuracyParams,
     BetaVAE,
     BetaVAEParams,
+    DCIHist,
     FactorVAE,
     FactorVAEParams,
     MIGParams,
@@ -26,6 +27,7 @@ def register_metrics(register):
     register("accuracy", Accuracy, AccuracyParams)
     register("mig", MIG, MIGParams)
     register("dci", DCI, SplitParams)
+    register("dci_hist", DCIHist, SplitParams)
     register("sap", SAP, SAPParams)
     register("factor_vae", FactorVAE, FactorVAEParams)
     register("beta_vae", BetaVAE, BetaVAEParams)

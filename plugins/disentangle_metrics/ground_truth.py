@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from disentangle import GroundTruthDataset
+from disentangle import EvalContext, GroundTruthDataset
 
 #: images per call of the model's encoder
 ENCODE_BATCH = 1024
+#: the most factor combinations whose representations one evaluation keeps (8 bytes a value)
+MAX_CACHED = 20_000_000
+#: where `ground_truth` keeps its EncodedTruth in `EvalContext.cache`
+CACHE_KEY = "disentangle_metrics.encoded_truth"
 
 #: observations [n, ...] -> representation float64 [n, d]
 Encoder = Callable[[Any], np.ndarray]
@@ -65,3 +70,62 @@ def numpy_encoder(encode: Callable[[torch.Tensor], torch.Tensor]) -> Encoder:
         return torch.cat(parts).double().numpy()
 
     return run
+
+
+class EncodedTruth:
+    """Ground truth whose observations are the factor rows themselves, and their encoder.
+
+    `encode` renders and encodes only the rows it has not seen, and keeps every representation
+    in a table indexed by factor combination, so the metrics of one evaluation, which draw
+    millions of samples from a few hundred thousand combinations, encode each image once. The
+    numbers are those of rendering and encoding every sample: the same images pass the same
+    encoder (batches of other sizes change its float32 output by a few ulps at most).
+    """
+
+    def __init__(self, truth: GroundTruth, encode: Encoder) -> None:
+        self.truth, self._encode = truth, encode
+        self.factor_sizes = truth.factor_sizes
+        self._strides = np.cumprod((1, *truth.factor_sizes[:0:-1]))[::-1].astype(np.int64)
+        self._known = np.zeros(math.prod(truth.factor_sizes), dtype=bool)
+        self._table: np.ndarray | None = None
+        #: distinct combinations rendered and encoded so far
+        self.encoded = 0
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.truth.sample_factors(n, rng)
+
+    def observations(self, factors: np.ndarray) -> np.ndarray:
+        return factors
+
+    def encode(self, factors: np.ndarray) -> np.ndarray:
+        """The representation [n, d] of factor rows [n, K]; unseen rows are encoded first."""
+        index = np.asarray(factors, dtype=np.int64) @ self._strides
+        new = np.unique(index[~self._known[index]])
+        if len(new):
+            codes = self._encode(self.truth.observations(self._rows(new)))
+            if self._table is None:
+                self._table = np.empty((len(self._known), codes.shape[1]), dtype=codes.dtype)
+            self._table[new] = codes
+            self._known[new] = True
+            self.encoded += len(new)
+        return self._table[index]
+
+    def _rows(self, index: np.ndarray) -> np.ndarray:
+        """Factor rows [n, K] of flat combination indices [n]."""
+        return np.stack(np.unravel_index(index, self.factor_sizes), axis=1)
+
+
+def ground_truth(ctx: EvalContext) -> tuple[GroundTruth, Encoder]:
+    """The evaluation's ground truth and encoder, encoding each image once across metrics.
+
+    The cache lives in `ctx.cache` (one per evaluation); without one (an encoder that is not a
+    function of the images, such as the chance level's noise), or for a dataset with more than
+    MAX_CACHED factor combinations, every sample is rendered and encoded.
+    """
+    truth, encode = RenderedDataset(ctx.dataset), numpy_encoder(ctx.encode)
+    if ctx.cache is None or math.prod(truth.factor_sizes) > MAX_CACHED:
+        return truth, encode
+    if CACHE_KEY not in ctx.cache:
+        ctx.cache[CACHE_KEY] = EncodedTruth(truth, encode)
+    cached = ctx.cache[CACHE_KEY]
+    return cached, cached.encode
