@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from layouts import write_split
+from torch import nn
 from typer.testing import CliRunner
 
 from disentangle.cli import app
-from disentangle.evaluate import evaluate
+from disentangle.evaluate import evaluate, in_place_activations
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
 
@@ -102,3 +104,29 @@ def test_eval_on_a_device_this_machine_lacks_is_a_clear_error(procedural_run: Pa
     assert "--device = 'cuda' but CUDA is not available" in " ".join(result.output.split())
     result = runner.invoke(app, ["eval", str(procedural_run), "--fast", "--device", "auto"])
     assert result.exit_code == 0, result.output
+
+
+def test_in_place_activations_only_where_nothing_else_reads_the_input() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.ReLU(),  # its input is the caller's tensor
+        nn.Linear(4, 6),
+        nn.LeakyReLU(0.2),  # reads a fresh tensor: in place
+        nn.Unflatten(1, (2, 3)),
+        nn.ReLU(),  # reads a view of the layer before's output
+        nn.Flatten(),
+        nn.Sequential(nn.Linear(6, 3), nn.ReLU()),  # nested: in place
+    ).eval()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        expected = model(x)
+        kept = x.clone()
+        in_place_activations(model)
+        np.testing.assert_array_equal(model(x).numpy(), expected.numpy())
+    assert torch.equal(x, kept)
+    assert [m.inplace for m in model.modules() if isinstance(m, nn.ReLU | nn.LeakyReLU)] == [
+        False,
+        True,
+        False,
+        True,
+    ]
