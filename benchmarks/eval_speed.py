@@ -80,9 +80,10 @@ def largest_difference(a: dict[str, float], b: dict[str, float]) -> float:
 
 def table(names: list[str], timings: dict[str, dict[str, Any]], title: str) -> Table:
     out = Table(title=title, title_justify="left")
-    for column in ("metric", *(f"{path} s" for path in timings), "speed-up", "max |Δ|"):
-        out.add_column(column, justify="left" if column == "metric" else "right")
     both = len(timings) == 2
+    columns = ("metric", *(f"{path} s" for path in timings), *both * ("speed-up", "max |Δ|"))
+    for column in columns:
+        out.add_column(column, justify="left" if column == "metric" else "right")
     for name in [*names, "total"]:
         if name == "total":
             row = [sum(t["seconds"].values()) for t in timings.values()]
@@ -120,9 +121,7 @@ def main(argv: list[str]) -> None:
         torch.set_num_threads(args.threads)
     trained = load_run(args.run).load()
     with tempfile.TemporaryDirectory() as scratch:  # the metrics' figures are dropped
-        start = time.perf_counter()
         ctx = eval_context(trained, Path(scratch), seed=args.seed, fast=args.fast)
-        load_seconds = time.perf_counter() - start
         wanted = args.metrics.split(",") if args.metrics else host.metrics.names()
         names = [name for name in wanted if metric(name).applies(ctx) is None]
         paths = PATHS[1:] if args.no_reference else PATHS
@@ -138,12 +137,11 @@ def main(argv: list[str]) -> None:
         "cpu": cpu_model(),
         "seed": args.seed,
         "fast": args.fast,
-        "load_seconds": load_seconds,
     }
     title = (
         f"{env['recipe']} (iteration {env['iteration']}), seed {args.seed}"
         f"{', fast' if args.fast else ''}; torch {env['torch']}, {env['threads']} threads, "
-        f"{env['cores']} cores, {env['cpu']}; loading the run and data: {load_seconds:.1f} s"
+        f"{env['cores']} cores, {env['cpu']}"
     )
     Console(width=max(Console().width, 100)).print(table(names, timings, title))
     out = args.json or RESULTS / f"eval_speed-{datetime.date.today().isoformat()}.json"

@@ -218,6 +218,24 @@ def test_parallel_fits_give_the_serial_numbers(monkeypatch: pytest.MonkeyPatch) 
     assert scores() == serial
 
 
+def test_fit_all_starts_the_costliest_first_and_keeps_the_call_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parallel, "JOBS", 1)
+    started: list[int] = []
+
+    def fit(x: int) -> int:
+        started.append(x)
+        return 10 * x
+
+    assert parallel.fit_all(fit, [(1,), (5,), (3,)], cost=lambda x: x) == [10, 50, 30]
+    assert started == [1, 5, 3]  # one job: in order, nothing to balance
+    monkeypatch.setattr(parallel, "JOBS", 2)
+    started.clear()
+    assert parallel.fit_all(fit, [(1,), (5,), (3,)], cost=lambda x: x) == [10, 50, 30]
+    assert sorted(started) == [1, 3, 5] and started[0] in (5, 3)
+
+
 def test_sap_perfect_beats_noise() -> None:
     perfect_sap, noise_sap = sap(*split(perfect)), sap(*split(noise()))
     # one linear SVM on one code cannot separate 4 or 5 ordered classes: well above noise, below 1

@@ -5,7 +5,7 @@ Arrays are sample-major: codes [N, d] (the representation), factors [N, K] (disc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
@@ -99,7 +99,7 @@ def dci(
         accuracy = np.mean(model.predict(test_codes) == test_factors[:, k])
         return np.abs(model.feature_importances_), float(accuracy)
 
-    return _dci_scores("dci", fit_all(fit, enumerate(seeds)))
+    return _dci_scores("dci", fit_all(fit, enumerate(seeds), _classes(train_factors)))
 
 
 def dci_hist(
@@ -128,7 +128,7 @@ def dci_hist(
         gain = np.asarray(model.booster_.feature_importance("gain"), dtype=np.float64)
         return (gain / gain.sum() if gain.sum() > 0 else gain), float(accuracy)
 
-    return _dci_scores("dci_hist", fit_all(fit, enumerate(seeds)))
+    return _dci_scores("dci_hist", fit_all(fit, enumerate(seeds), _classes(train_factors)))
 
 
 #: LGBMClassifier settings that match GradientBoostingClassifier's defaults where both have them
@@ -146,6 +146,11 @@ LIGHTGBM = {
     "force_row_wise": True,
     "verbose": -1,
 }
+
+
+def _classes(factors: np.ndarray) -> Callable[[int, int], float]:
+    """The cost of fitting factor k's classifier: one tree per class per round."""
+    return lambda k, _seed: len(np.unique(factors[:, k]))
 
 
 def _dci_scores(prefix: str, fits: list[tuple[np.ndarray, float]]) -> dict[str, float]:

@@ -26,10 +26,21 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def fit_all(fit: Callable[..., T], calls: Iterable[tuple]) -> list[T]:
-    """`[fit(*args) for args in calls]`, run on up to JOBS (or `cores()`) threads, in order."""
+def fit_all(
+    fit: Callable[..., T], calls: Iterable[tuple], cost: Callable[..., float] | None = None
+) -> list[T]:
+    """`[fit(*args) for args in calls]`, run on up to JOBS (or `cores()`) threads.
+
+    With `cost(*args)` (e.g. the number of classes), the costliest fits start first, so the
+    threads finish together; the results are in the order of `calls` either way.
+    """
     calls = list(calls)
     jobs = min(JOBS or cores(), len(calls))
     if jobs <= 1:
         return [fit(*args) for args in calls]
-    return Parallel(n_jobs=jobs, prefer="threads")(delayed(fit)(*args) for args in calls)
+    order = list(range(len(calls)))
+    if cost is not None:
+        order.sort(key=lambda i: -cost(*calls[i]))
+    results = Parallel(n_jobs=jobs, prefer="threads")(delayed(fit)(*calls[i]) for i in order)
+    by_call = dict(zip(order, results, strict=True))
+    return [by_call[i] for i in range(len(calls))]
