@@ -31,7 +31,16 @@ EXPECTED = {
         "shapes3d",
         "svhn",
     ],
-    "metrics": ["accuracy", "beta_vae", "dci", "factor_vae", "mig", "modularity", "sap"],
+    "metrics": [
+        "accuracy",
+        "beta_vae",
+        "dci",
+        "dci_hist",
+        "factor_vae",
+        "mig",
+        "modularity",
+        "sap",
+    ],
 }
 
 
