@@ -90,7 +90,7 @@ def dci(
     test_factors: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, float]:
-    """DCI from one gradient-boosted classifier per factor (sklearn defaults), fitted at once."""
+    """DCI from one gradient-boosted classifier per factor (sklearn defaults), in parallel."""
     seeds = [int(rng.integers(2**31)) for _ in range(train_factors.shape[1])]
 
     def fit(k: int, seed: int) -> tuple[np.ndarray, float]:
