@@ -32,19 +32,14 @@ from machine import cpu_model
 from rich.console import Console
 from rich.table import Table
 
-from disentangle import EvalContext, Metric
-from disentangle.evaluate import eval_context
+from disentangle import EvalContext
+from disentangle.errors import DisentangleError
+from disentangle.evaluate import default_metric, eval_context
 from disentangle.plugins import host
 from disentangle.run import load_run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PATHS = ("reference", "default")
-
-
-def metric(name: str) -> Metric:
-    """The registered metric `name` with its default params."""
-    entry = host.metrics.get(name)
-    return entry.factory(entry.spec_model()(type=name))
 
 
 def counted(encode: Callable[[torch.Tensor], torch.Tensor], tally: list[int]) -> Callable:
@@ -67,7 +62,7 @@ def time_metrics(ctx: EvalContext, names: list[str], path: str) -> dict[str, Any
     seconds, scores = {}, {}
     for name in names:
         start = time.perf_counter()
-        scores[name] = metric(name)(ctx)
+        scores[name] = default_metric(name)(ctx)
         seconds[name] = time.perf_counter() - start
         print(f"  {path}: {name} {seconds[name]:.1f} s", flush=True)
     parallel.JOBS = None
@@ -123,7 +118,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as scratch:  # the metrics' figures are dropped
         ctx = eval_context(trained, Path(scratch), seed=args.seed, fast=args.fast)
         wanted = args.metrics.split(",") if args.metrics else host.metrics.names()
-        names = [name for name in wanted if metric(name).applies(ctx) is None]
+        names = [name for name in wanted if default_metric(name).applies(ctx) is None]
         paths = PATHS[1:] if args.no_reference else PATHS
         timings = {path: time_metrics(ctx, names, path) for path in paths}
     env = {
@@ -151,4 +146,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except DisentangleError as err:  # an unknown metric, a folder that is not a run
+        sys.exit(f"error: {err}")

@@ -146,8 +146,8 @@ class EvalContext:
     encode: Callable[[torch.Tensor], torch.Tensor]
     #: the run's dataset (a GroundTruthDataset renders images of sampled factors)
     dataset: Dataset
-    #: loads the data (labels and factors when known), read through `data`; evaluate()'s
-    #: loads once, on first use, so metrics that only sample factors never load the dataset
+    #: loads the data (labels and factors when known), read through `data`; evaluate() makes
+    #: it load once, on first use, so metrics that only sample factors never load the dataset
     load: Callable[[], ImageData]
     #: which representation columns belong to which code
     code_columns: dict[str, slice]

@@ -106,8 +106,7 @@ def evaluate(
     chances: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     for name in metrics or host.metrics.names():
-        entry = host.metrics.get(name)
-        metric = entry.factory(entry.spec_model()(type=name))
+        metric = default_metric(name)
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
@@ -166,6 +165,12 @@ def eval_context(
         fast=fast,
         cache={},
     )
+
+
+def default_metric(name: str) -> Metric:
+    """The registered metric `name`, built with its default params."""
+    entry = host.metrics.get(name)
+    return entry.factory(entry.spec_model()(type=name))
 
 
 #: below this normalised MI a code is labelled as matching no factor

@@ -6,6 +6,7 @@ Arrays are sample-major: codes [N, d] (the representation), factors [N, K] (disc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
@@ -91,15 +92,13 @@ def dci(
     rng: np.random.Generator,
 ) -> dict[str, float]:
     """DCI from one gradient-boosted classifier per factor (sklearn defaults), in parallel."""
-    seeds = [int(rng.integers(2**31)) for _ in range(train_factors.shape[1])]
-
-    def fit(k: int, seed: int) -> tuple[np.ndarray, float]:
-        model = GradientBoostingClassifier(random_state=seed)
-        model.fit(train_codes, train_factors[:, k])
-        accuracy = np.mean(model.predict(test_codes) == test_factors[:, k])
-        return np.abs(model.feature_importances_), float(accuracy)
-
-    return _dci_scores("dci", fit_all(fit, enumerate(seeds), _classes(train_factors)))
+    return _boosted_dci(
+        "dci",
+        lambda seed: GradientBoostingClassifier(random_state=seed),
+        lambda model: np.abs(model.feature_importances_),
+        (train_codes, train_factors, test_codes, test_factors),
+        rng,
+    )
 
 
 def dci_hist(
@@ -119,16 +118,50 @@ def dci_hist(
     """
     from lightgbm import LGBMClassifier
 
+    def gains(model: LGBMClassifier) -> np.ndarray:
+        gain = np.asarray(model.booster_.feature_importance("gain"), dtype=np.float64)
+        return gain / gain.sum() if gain.sum() > 0 else gain
+
+    return _boosted_dci(
+        "dci_hist",
+        lambda seed: LGBMClassifier(**LIGHTGBM, random_state=seed),
+        gains,
+        (train_codes, train_factors, test_codes, test_factors),
+        rng,
+    )
+
+
+def _boosted_dci(
+    prefix: str,
+    classifier: Callable[[int], Any],
+    importances: Callable[[Any], np.ndarray],
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """DCI's scores (keys `prefix`_…) from one classifier per factor, `classifier(seed)`.
+
+    The seeds are drawn in factor order before any fit starts; the fits run in parallel,
+    costliest (most classes) first; `importances(model)` reads a fitted model's per-code
+    importances.
+    """
+    train_codes, train_factors, test_codes, test_factors = data
     seeds = [int(rng.integers(2**31)) for _ in range(train_factors.shape[1])]
 
     def fit(k: int, seed: int) -> tuple[np.ndarray, float]:
-        model = LGBMClassifier(**LIGHTGBM, random_state=seed)
-        model.fit(train_codes, train_factors[:, k])
+        model = classifier(seed).fit(train_codes, train_factors[:, k])
         accuracy = np.mean(model.predict(test_codes) == test_factors[:, k])
-        gain = np.asarray(model.booster_.feature_importance("gain"), dtype=np.float64)
-        return (gain / gain.sum() if gain.sum() > 0 else gain), float(accuracy)
+        return importances(model), float(accuracy)
 
-    return _dci_scores("dci_hist", fit_all(fit, enumerate(seeds), _classes(train_factors)))
+    def classes(k: int, _seed: int) -> int:  # one tree per class per round
+        return len(np.unique(train_factors[:, k]))
+
+    fits = fit_all(fit, enumerate(seeds), classes)
+    importance = np.stack([importance for importance, _ in fits], axis=1)
+    return {
+        f"{prefix}_disentanglement": disentanglement(importance),
+        f"{prefix}_completeness": completeness(importance),
+        f"{prefix}_informativeness": float(np.mean([accuracy for _, accuracy in fits])),
+    }
 
 
 #: LGBMClassifier settings that match GradientBoostingClassifier's defaults where both have them
@@ -146,21 +179,6 @@ LIGHTGBM = {
     "force_row_wise": True,
     "verbose": -1,
 }
-
-
-def _classes(factors: np.ndarray) -> Callable[[int, int], float]:
-    """The cost of fitting factor k's classifier: one tree per class per round."""
-    return lambda k, _seed: len(np.unique(factors[:, k]))
-
-
-def _dci_scores(prefix: str, fits: list[tuple[np.ndarray, float]]) -> dict[str, float]:
-    """DCI's three scores from each factor's (code importances, test accuracy)."""
-    importance = np.stack([importance for importance, _ in fits], axis=1)
-    return {
-        f"{prefix}_disentanglement": disentanglement(importance),
-        f"{prefix}_completeness": completeness(importance),
-        f"{prefix}_informativeness": float(np.mean([accuracy for _, accuracy in fits])),
-    }
 
 
 def _top_two_gap(scores: np.ndarray) -> float:

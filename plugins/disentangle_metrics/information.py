@@ -30,17 +30,14 @@ def mutual_information(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     x, nx = _labels(codes)
     y, ny = _labels(factors)
     n = len(x)
+    width = int(ny.sum())  # every factor's labels side by side
     offsets = np.concatenate([[0], np.cumsum(ny)[:-1]])
     y_global = y + offsets  # factor k's label j -> column offsets[k] + j
-    p_y = np.bincount(y_global.ravel(), minlength=int(ny.sum())) / n
+    p_y = np.bincount(y_global.ravel(), minlength=width) / n
     mi = np.zeros((x.shape[1], y.shape[1]))
     for i in range(x.shape[1]):
-        joint = (
-            np.bincount(
-                (x[:, i : i + 1] * ny.sum() + y_global).ravel(), minlength=int(nx[i] * ny.sum())
-            ).reshape(nx[i], ny.sum())
-            / n
-        )
+        cells = (x[:, i : i + 1] * width + y_global).ravel()
+        joint = np.bincount(cells, minlength=int(nx[i]) * width).reshape(nx[i], width) / n
         p_x = joint[:, : ny[0]].sum(axis=1)  # any one factor's block sums to p(x)
         outer = p_x[:, None] * p_y[None, :]
         terms = np.where(joint > 0, joint * np.log(np.where(joint > 0, joint, 1) / outer), 0.0)
