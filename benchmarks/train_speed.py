@@ -5,16 +5,21 @@ one named after the backbone where several do) with that recipe's codes and opti
 random images of the backbone's shape (a dataset registered here in-process). Models, batches
 and the step are built by the training loop's own Trainer; nothing is written but the JSON.
 
-Variants: fp32, bf16 (autocast), channels_last, compile (torch.compile), and gan (fp32, the
-same recipe with `codes = []`: a plain GAN, its noise widened to keep G's input size).
+Variants: fp32, bf16 (autocast), bf16_channels_last, channels_last, compile (torch.compile),
+and gan (fp32, the same recipe with `codes = []`: a plain GAN, its noise widened to keep G's
+input size).
 
 Measured: iterations/s (median of repeats, after warm-up iterations), the FLOPs of one
 iteration (D step + G step, forward and backward, counted by FlopCounterMode on the eager
 model: precision, layout and compile do not change them), GFLOP/s achieved, and its fraction of
-the peak of a large matmul measured in the same run (fp32, or bf16 for bf16 autocast).
+the peak of a large matmul (fp32, or bf16 for the bf16 variants), measured before every round
+of repeats and taken as the median, so that a machine whose speed drifts during the run affects
+peak and training alike. With --profile (CPU only), torch.profiler splits one more repeat of
+each variant into matmul/convolution time and the rest: the share of the step the
+matmuls take and the fraction of peak they reach on their own, the ceiling of the whole step.
 Usage:
     python benchmarks/train_speed.py [--backbones mnist,faces] [--variants fp32,bf16]
-        [--iterations N] [--repeats R] [--warmup W] [--threads T] [--json PATH]
+        [--iterations N] [--repeats R] [--warmup W] [--threads T] [--profile] [--json PATH]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from machine import cpu_model
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from disentangle import Dataset, ImageData, Params, hookimpl
@@ -53,6 +59,17 @@ PEAK_SIZE, PEAK_SAMPLES = 2048, 7  # square matmuls, median of the samples after
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # train.precision → matmul dtype
 TABLE_WIDTH = 130  # at least, so that a redirected run (80 columns) keeps whole headers
 NUMBER_COLUMNS = ["batch", "it/s", "images/s", "GFLOP/it", "GFLOP/s", "% of peak"]
+PROFILE_COLUMNS = ["matmul share", "matmul % of peak"]
+#: the operators that do the counted FLOPs (matrix multiplies and convolutions, both directions)
+MATMUL_OPS = {
+    "aten::mm",
+    "aten::addmm",
+    "aten::bmm",
+    "aten::baddbmm",
+    "aten::_convolution",
+    "aten::mkldnn_convolution",
+    "aten::convolution_backward",
+}
 
 
 class RandomParams(Params):
@@ -91,6 +108,7 @@ def plain_gan(data: dict[str, Any]) -> None:
 VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "fp32": train_options(),
     "bf16": train_options(precision="bf16"),
+    "bf16_channels_last": train_options(precision="bf16", channels_last=True),
     "channels_last": train_options(channels_last=True),
     "compile": train_options(compile=True),
     "gan": plain_gan,
@@ -111,6 +129,8 @@ class Result:
     gflop_per_s: float
     peak_fraction: float
     infogan_overhead: float | None = None
+    matmul_share: float | None = None
+    matmul_peak_fraction: float | None = None
 
 
 def recipes_by_backbone(folder: Path) -> dict[str, Path]:
@@ -198,10 +218,24 @@ def flops_variant(variant: str) -> str:
     return "gan" if variant == "gan" else "fp32"
 
 
+@dataclass
+class Measured:
+    """One backbone's variants: their recipes, timed repeats, FLOPs and profile splits."""
+
+    backbone: str
+    path: Path
+    recipes: dict[str, BaseModel]
+    runs: dict[str, list[float]]
+    flops: dict[str, int]
+    splits: dict[str, tuple[float, float]]
+
+
 def measure(
-    backbone: str, path: Path, args: argparse.Namespace, peaks: dict[str, float]
-) -> list[Result]:
-    """Every variant of one backbone; their timed repeats take turns, so load hits all alike."""
+    backbone: str, path: Path, args: argparse.Namespace, peaks: dict[str, list[float]]
+) -> Measured:
+    """Every variant of one backbone; their timed repeats take turns, so load hits all alike,
+    and each round of repeats starts by measuring the peaks (appended to `peaks`)."""
+    print(f"measuring {backbone}: {', '.join(args.variants)}", flush=True)
     data = benchmark_data(path)
     recipes = {v: variant_recipe(data, v) for v in args.variants}
     flops = {v: iteration_flops(variant_recipe(data, v)) for v in map(flops_variant, recipes)}
@@ -210,12 +244,31 @@ def measure(
         iterations_per_s(t, 0, args.warmup)
     runs: dict[str, list[float]] = {v: [] for v in recipes}
     for r in range(args.repeats):
+        for name, dtype in PRECISIONS.items():
+            peaks[name].append(peak_gflops(dtype, trainers[args.variants[0]].device))
         for v, t in trainers.items():
             runs[v].append(iterations_per_s(t, args.warmup + r * args.iterations, args.iterations))
-    return [
-        result(backbone, path, v, recipes[v], runs[v], flops[flops_variant(v)], peaks)
-        for v in recipes
-    ]
+    start = args.warmup + args.repeats * args.iterations
+    splits = (
+        {v: matmul_split(t, start, args.iterations) for v, t in trainers.items()}
+        if args.profile
+        else {}
+    )
+    return Measured(backbone, path, recipes, runs, flops, splits)
+
+
+def matmul_split(t: Trainer, start: int, iterations: int) -> tuple[float, float]:
+    """Seconds of CPU time in matmuls and convolutions, and in everything else, over
+    `iterations` profiled iterations (each operator's own time, its callees excluded)."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        iterations_per_s(t, start, iterations)
+    matmul = other = 0.0
+    for event in prof.key_averages():
+        if event.key in MATMUL_OPS:
+            matmul += event.self_cpu_time_total / 1e6
+        else:
+            other += event.self_cpu_time_total / 1e6
+    return matmul, other
 
 
 def result(
@@ -244,6 +297,19 @@ def result(
     )
 
 
+def backbone_results(m: Measured, peaks: dict[str, float], iterations: int) -> list[Result]:
+    out = []
+    for v, recipe in m.recipes.items():
+        flops = m.flops[flops_variant(v)]
+        r = result(m.backbone, m.path, v, recipe, m.runs[v], flops, peaks)
+        if v in m.splits:
+            matmul, other = m.splits[v]
+            r.matmul_share = matmul / (matmul + other)
+            r.matmul_peak_fraction = flops * iterations / matmul / 1e9 / peaks[r.precision]
+        out.append(r)
+    return out
+
+
 def add_overheads(results: list[Result]) -> None:
     """InfoGAN overhead of each gan row: its it/s over the same backbone's fp32 it/s, − 1."""
     fp32 = {r.backbone: r.iterations_per_s for r in results if r.variant == "fp32"}
@@ -252,14 +318,18 @@ def add_overheads(results: list[Result]) -> None:
             r.infogan_overhead = r.iterations_per_s / fp32[r.backbone] - 1
 
 
-def table(results: list[Result], title: str) -> Table:
+def percent(value: float | None, sign: str = "") -> str:
+    return "" if value is None else f"{100 * value:{sign}.1f}%"
+
+
+def table(results: list[Result], title: str, profiled: bool) -> Table:
     out = Table(title=title, title_justify="left")
     out.add_column("backbone")
-    out.add_column("variant")
-    for name in [*NUMBER_COLUMNS, "InfoGAN overhead"]:
+    out.add_column("variant", no_wrap=True)
+    for name in [*NUMBER_COLUMNS, "InfoGAN overhead", *(PROFILE_COLUMNS if profiled else [])]:
         out.add_column(name, justify="right")
     for r in results:
-        overhead = "" if r.infogan_overhead is None else f"{100 * r.infogan_overhead:+.1f}%"
+        profile_cells = [percent(r.matmul_share), percent(r.matmul_peak_fraction)]
         out.add_row(
             r.backbone,
             r.variant,
@@ -268,8 +338,9 @@ def table(results: list[Result], title: str) -> Table:
             f"{r.images_per_s:.0f}",
             f"{r.gflop_per_iteration:.2f}",
             f"{r.gflop_per_s:.1f}",
-            f"{100 * r.peak_fraction:.1f}%",
-            overhead,
+            percent(r.peak_fraction),
+            percent(r.infogan_overhead, "+"),
+            *(profile_cells if profiled else []),
         )
     return out
 
@@ -286,6 +357,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is kept)")
     p.add_argument("--warmup", type=int, default=5, help="untimed iterations before the repeats")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument(
+        "--profile", action="store_true", help="split each step into matmul time and the rest"
+    )
     p.add_argument("--json", type=Path, help="default: benchmarks/results/train_speed-DATE.json")
     args = p.parse_args(argv)
     args.variants = list(dict.fromkeys(args.variants))
@@ -314,7 +388,15 @@ def main(argv: list[str]) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device("auto", SINGLE)
-    peaks = {name: peak_gflops(dtype, device) for name, dtype in PRECISIONS.items()}
+    if args.profile and device.type != "cpu":
+        sys.exit("--profile splits CPU time: it measures nothing useful on " + str(device))
+    peak_samples: dict[str, list[float]] = {name: [] for name in PRECISIONS}
+    measured = [
+        measure(backbone, path, args, peak_samples)
+        for backbone, path in selected(args, recipes_by_backbone(RECIPES)).items()
+    ]
+    peaks = {name: statistics.median(samples) for name, samples in peak_samples.items()}
+    results = [r for m in measured for r in backbone_results(m, peaks, args.iterations)]
     env = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch": torch.__version__,
@@ -322,6 +404,7 @@ def main(argv: list[str]) -> None:
         "cpu": cpu_model(),
         "device": str(device),
         "peak_gflop_per_s": peaks,
+        "peak_samples_gflop_per_s": peak_samples,
         "iterations": args.iterations,
         "repeats": args.repeats,
         "warmup": args.warmup,
@@ -329,15 +412,12 @@ def main(argv: list[str]) -> None:
     title = (
         f"torch {env['torch']}, threads {env['threads']}, {env['cpu']}, device {device}; "
         f"peak {peaks['fp32']:.0f} GFLOP/s fp32, {peaks['bf16']:.0f} GFLOP/s bf16 "
-        f"({PEAK_SIZE}² matmul); it/s: median of {args.repeats} × {args.iterations} iterations "
-        f"after {args.warmup} warm-up"
+        f"({PEAK_SIZE}² matmul, median over the rounds); it/s: median of {args.repeats} × "
+        f"{args.iterations} iterations after {args.warmup} warm-up"
     )
-    results = []
-    for backbone, path in selected(args, recipes_by_backbone(RECIPES)).items():
-        print(f"measuring {backbone}: {', '.join(args.variants)}", flush=True)
-        results += measure(backbone, path, args, peaks)
     add_overheads(results)
-    Console(width=max(Console().width, TABLE_WIDTH)).print(table(results, title))
+    console = Console(width=max(Console().width, TABLE_WIDTH))
+    console.print(table(results, title, args.profile))
     out = args.json or RESULTS / f"train_speed-{datetime.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**env, "results": [asdict(r) for r in results]}, indent=1) + "\n")

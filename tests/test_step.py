@@ -1,5 +1,6 @@
 """One InfoGAN iteration: which optimizer trains what, and where the MI gradient goes; several
-G steps per D step (train.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly."""
+G steps per D step (train.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly;
+bf16 weight copies compute what autocast computes."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class Setup:
         lambdas: tuple[float, float],
         tweak: Callable[[Models], None] | None = None,
         g_updates: int = 1,
+        bf16: bool = False,
     ) -> None:
         rec = validate_recipe(recipe(lambdas))
         torch.manual_seed(SEED)
@@ -76,7 +78,7 @@ class Setup:
             tweak(self.models)
         self.rng = torch.Generator().manual_seed(SEED)
         self.step = InfoGANStep(
-            self.comps, self.models, self.rng, CPU, bf16=False, g_updates=g_updates
+            self.comps, self.models, self.rng, CPU, bf16=bf16, g_updates=g_updates
         )
         images = self.comps.dataset.load().images[:BATCH]
         low, high = self.comps.backbone.output_range
@@ -329,10 +331,13 @@ def infogan_cr_recipe() -> dict[str, Any]:
     }
 
 
-def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path, precision: str) -> None:
     """The spectrally normalised D (its weights, u and v) and the optimizers go through the
-    safetensors checkpoint: a run cut at iteration 4 and resumed ends where the whole run does."""
+    safetensors checkpoint: a run cut at iteration 4 and resumed ends where the whole run does
+    (in bf16 too: the weight copies are made again from the restored weights)."""
     data = infogan_cr_recipe()
+    data["train"]["precision"] = precision
     train(validate_recipe(data), tmp_path / "whole")
     data["train"]["iterations"] = 4
     train(validate_recipe(data), tmp_path / "cut")
@@ -353,3 +358,27 @@ def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path) -> N
     cut_log = load_run(tmp_path / "cut").metrics()
     key = ("loss_d", "loss_g", "mi")
     assert [[r[k] for k in key] for r in whole_log] == [[r[k] for k in key] for r in cut_log]
+
+
+@pytest.mark.parametrize(("lambdas", "g_updates"), [((1.0, 0.1), 1), ((0.0, 0.5), 2)])
+def test_bf16_weight_copies_compute_what_autocast_computes(
+    lambdas: tuple[float, float], g_updates: int
+) -> None:
+    """One bf16 copy per conv/linear weight, refreshed once per optimizer step, instead of
+    autocast's cast in every region: the same losses and weights, bit for bit."""
+    copies = Setup(lambdas, g_updates=g_updates, bf16=True)
+    plain = Setup(lambdas, g_updates=g_updates, bf16=True)
+    plain.step.copies = {}  # autocast casts the fp32 weights in every region itself
+    assert len(copies.step.copies) == 2
+    for _ in range(3):
+        assert torch.equal(copies.step(copies.real), plain.step(plain.real))
+    for part in ("generator", "discriminator"):  # Q's head is D's
+        assert_same(
+            getattr(copies.models, part).state_dict(), getattr(plain.models, part).state_dict()
+        )
+    fp32 = Setup(lambdas, g_updates=g_updates)
+    fp32.step(fp32.real)
+    assert_differ(snapshot(fp32.models.generator), snapshot(Setup(lambdas).models.generator))
+    once = Setup(lambdas, g_updates=g_updates, bf16=True)
+    once.step(once.real)
+    assert_differ(snapshot(once.models.generator), snapshot(fp32.models.generator))  # not fp32

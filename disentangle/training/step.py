@@ -13,7 +13,8 @@ iteration, its random draws and its result are exactly those of the single-G-ste
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 
 from disentangle.build import Components
 from disentangle.components import Discriminator, MIEstimator
+from disentangle.training.precision import WeightCopies
 
 
 @dataclass
@@ -58,6 +60,23 @@ class InfoGANStep:
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+        #: bf16 copies of G's and D's conv and linear weights, by the optimizer that owns them
+        self.copies = (
+            {
+                models.opt_d: WeightCopies(models.discriminator, torch.bfloat16),
+                models.opt_g: WeightCopies(models.generator, torch.bfloat16),
+            }
+            if bf16
+            else {}
+        )
+
+    @contextmanager
+    def _precision(self) -> Iterator[None]:
+        """The region's arithmetic: autocast, with the bf16 weight copies in place (bf16)."""
+        with self.autocast, ExitStack() as stack:
+            for copies in self.copies.values():
+                stack.enter_context(copies.swapped())
+            yield
 
     def _latents(self, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
         z = self.comps.noise.sample(n, self.rng, self.device)
@@ -73,16 +92,21 @@ class InfoGANStep:
         return self.m.estimator(q_head(features), codes)
 
     def _step(self, optimizer: torch.optim.Optimizer) -> None:
+        copies = self.copies.get(optimizer)
+        if copies is not None:
+            copies.move_gradients()
         if self.sync is not None:
             self.sync(optimizer)
         optimizer.step()
+        if copies is not None:
+            copies.refresh()
 
     def __call__(self, real: torch.Tensor) -> torch.Tensor:
         m, n = self.m, real.shape[0]
         d, q_head = m.discriminator, m.discriminator.q_head
 
         latents, codes = self._latents(n)
-        with self.autocast:
+        with self._precision():
             with torch.no_grad():
                 fake = m.generator(latents)
             real_logits = d.d_head(d.trunk(real)).flatten()
@@ -112,7 +136,7 @@ class InfoGANStep:
         """One G step on fresh z and c (D frozen); its adversarial loss, detached."""
         m, d = self.m, self.m.discriminator
         latents, codes = self._latents(n)
-        with self.autocast:
+        with self._precision():
             features = d.trunk(m.generator(latents))
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
             g_bounds = self._bounds(d.q_head, features, codes)
