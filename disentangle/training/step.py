@@ -9,6 +9,9 @@ pushed to make c informative: the paper's "regular GAN" baseline.
 `g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
+
+In bf16 (train.precision), the steps run under autocast with one bf16 copy of each conv and
+linear weight, refreshed after its optimizer's step (disentangle/training/precision.py).
 """
 
 from __future__ import annotations
