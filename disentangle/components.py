@@ -42,6 +42,11 @@ class LatentCode(ABC):
         mass on the right category); for a Gaussian of fixed std σ, −dim·(½ log 2π + log σ)."""
         return 0.0
 
+    def log_prior(self, c: torch.Tensor) -> torch.Tensor:
+        """log p(c) per sample, shape [n], for estimators that need the prior's density (NWJ).
+        Optional: a code without it cannot be used with them."""
+        raise NotImplementedError
+
     @abstractmethod
     def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
         """Values to sweep in a traversal, shape [steps, dim]; `span` is for continuous codes."""

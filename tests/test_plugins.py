@@ -19,7 +19,7 @@ FIRST_PARTY = {"infogan", "dcgan", "data", "metrics"}
 EXPECTED = {
     "codes": ["categorical", "gaussian", "uniform"],
     "backbones": ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"],
-    "estimators": ["variational"],
+    "estimators": ["infonce", "nwj", "variational"],
     "datasets": [
         "celeba",
         "chairs",

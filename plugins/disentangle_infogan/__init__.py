@@ -1,4 +1,5 @@
-"""InfoGAN's latent codes and its variational lower bound on mutual information."""
+"""InfoGAN's latent codes, its variational lower bound on mutual information, and two
+sample-based bounds (InfoNCE, NWJ) that use Q's posterior as their critic."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from disentangle_infogan.codes import (
     Uniform,
     UniformParams,
 )
+from disentangle_infogan.contrastive import NWJ, ContrastiveParams, InfoNCE
 from disentangle_infogan.estimator import VariationalMI, VariationalParams
 from disentangle_infogan.published import published
 
@@ -25,6 +27,8 @@ def register_codes(register):
 @hookimpl
 def register_estimators(register):
     register("variational", VariationalMI, VariationalParams)
+    register("infonce", InfoNCE, ContrastiveParams)
+    register("nwj", NWJ, ContrastiveParams)
 
 
 @hookimpl

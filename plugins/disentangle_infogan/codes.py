@@ -44,6 +44,9 @@ class Categorical(LatentCode):
     def entropy(self) -> float:
         return math.log(self.k)
 
+    def log_prior(self, c: torch.Tensor) -> torch.Tensor:
+        return torch.full(c.shape[:1], -math.log(self.k), device=c.device)
+
     def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
         return torch.eye(self.k)
 
@@ -123,6 +126,11 @@ class Uniform(ContinuousCode):
     def entropy(self) -> float:
         return self.dim * math.log(self.high - self.low)
 
+    def log_prior(self, c: torch.Tensor) -> torch.Tensor:
+        inside = ((c >= self.low) & (c <= self.high)).all(dim=1)
+        density = torch.full(c.shape[:1], -self.entropy(), device=c.device)
+        return density.masked_fill(~inside, -math.inf)
+
 
 class GaussianParams(GaussianPosterior):
     dim: Width = Field(1, ge=1)
@@ -142,3 +150,7 @@ class Gaussian(ContinuousCode):
 
     def entropy(self) -> float:
         return self.dim * (0.5 * (LOG_2PI + 1) + math.log(self.std))
+
+    def log_prior(self, c: torch.Tensor) -> torch.Tensor:
+        z = (c - self.mean) / self.std
+        return (-0.5 * z.square() - math.log(self.std) - 0.5 * LOG_2PI).sum(dim=1)
