@@ -455,6 +455,47 @@ def report(
         out.print(f"wrote {write_report([Run(r) for r in runs], output, command)}")
 
 
+@app.command()
+def select(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders: a seed or settings sweep.")],
+    groups: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Groups of images per teacher.")
+    ] = 500,
+    group_size: Annotated[int, typer.Option(min=2, max=10_000, help="Images per group.")] = 100,
+    std_images: Annotated[
+        int, typer.Option(min=2, max=1_000_000, help="Images for each column's std.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents.")] = 0,
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
+    ] = "cpu",
+) -> None:
+    """Choose the most central run without labels (ModelCentrality, InfoGAN-CR): each run's
+    generator is ground truth for the others' FactorVAE score; the medoid wins."""
+    with user_errors():
+        from disentangle.run import load_run
+        from disentangle.select import model_centrality
+
+        result = model_centrality(
+            [load_run(r) for r in runs],
+            groups=groups,
+            group_size=group_size,
+            std_images=std_images,
+            seed=seed,
+            device=device,
+        )
+        table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
+        table.add_column("run")
+        for i in range(len(result.runs)):
+            table.add_column(f"teacher {i + 1}", justify="right")
+        table.add_column("centrality", justify="right")
+        for i, name in enumerate(result.runs):
+            cells = ["" if v is None else f"{v:.3f}" for v in result.scores[i]]
+            table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
+        out.print(table)
+        out.print(f"most central: {result.chosen}")
+
+
 data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 

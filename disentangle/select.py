@@ -1,0 +1,136 @@
+"""ModelCentrality (Lin et al., ICML 2020): choose the most central of several runs, without labels.
+
+Each run in turn is a teacher: its generator draws groups of images in which one of its codes
+is held fixed (the code cycles over the groups) while the noise and the other codes vary, as
+InfoGAN-CR's `gan_task_mc_generate_metric_data.py` does (500 groups of 100 images). Every other
+run, the student, encodes them, and is scored by the FactorVAE metric on the teacher's codes as
+ground truth, as their `FactorVAEMetric` does on such groups: the student's representation is
+divided by its std over images of the teacher's (columns with none are left out), each group
+votes for the column that varies least, and the score is the share of votes that fall on the
+code each column votes for most. The similarity of two runs averages the two directions; a
+run's centrality is its mean similarity to the others, and the medoid, the most central run,
+is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from disentangle.build import Components
+from disentangle.errors import DisentangleError
+from disentangle.evaluate import encoder
+from disentangle.figures import render, sample_latents
+from disentangle.run import Run, Trained
+from disentangle.training.loop import resolve_device
+
+#: InfoGAN-CR's groups: 500 of 100 images each
+GROUPS, GROUP_SIZE = 500, 100
+#: images whose representations give each column's std (disentanglement_lib's 10,000)
+STD_IMAGES = 10_000
+
+
+@dataclass
+class TeacherData:
+    """A teacher's images: groups that each hold one code fixed, and images for the std."""
+
+    groups: torch.Tensor  # uint8 [groups, group size, C, H, W]
+    labels: torch.Tensor  # the fixed code of each group, int64 [groups]
+    std_images: torch.Tensor  # uint8 [n, C, H, W]
+
+
+@dataclass
+class Centrality:
+    """Runs in the order given; scores[i][j]: run i as student of teacher j."""
+
+    runs: list[str]
+    scores: list[list[float | None]]
+    centrality: list[float]
+
+    @property
+    def chosen(self) -> str:
+        return self.runs[max(range(len(self.runs)), key=self.centrality.__getitem__)]
+
+
+def as_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as the uint8 pixels an encoder reads."""
+    return (images * 255).round().to(torch.uint8)
+
+
+def group_latents(
+    comps: Components, groups: int, group_size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latents [groups, group size, latent dim] in which group k holds code k mod (codes)
+    at its first row's value, and the fixed code of each group."""
+    if not comps.codes:
+        raise DisentangleError("a run without codes cannot be a teacher: it has nothing to fix")
+    starts, width = [], comps.noise.dim
+    for code in comps.codes:
+        starts.append(width)
+        width += code.dim
+    latents = sample_latents(comps, groups * group_size, seed).view(groups, group_size, -1)
+    labels = torch.arange(groups) % len(comps.codes)
+    for k, label in enumerate(labels.tolist()):
+        columns = slice(starts[label], starts[label] + comps.codes[label].dim)
+        latents[k, :, columns] = latents[k, 0, columns]
+    return latents, labels
+
+
+def teacher_data(
+    t: Trained, groups: int, group_size: int, std_images: int, seed: int
+) -> TeacherData:
+    """A run's groups of images (see `group_latents`) and its images for the std."""
+    comps = t.components
+    latents, labels = group_latents(comps, groups, group_size, seed)
+    images = as_uint8(render(t.generator, latents.flatten(0, 1), comps.value_range))
+    std_latents = sample_latents(comps, std_images, seed + 1)
+    std = as_uint8(render(t.generator, std_latents, comps.value_range))
+    return TeacherData(images.view(groups, group_size, *images.shape[1:]), labels, std)
+
+
+def factor_vae_score(encode: Callable[[torch.Tensor], torch.Tensor], data: TeacherData) -> float:
+    """The share of the teacher's groups that the student's majority-vote classifier gets
+    right (trained and scored on the same votes, as InfoGAN-CR's metric)."""
+    std = encode(data.std_images).std(dim=0)
+    active = std > 0
+    if not active.any():
+        return 0.0
+    n_groups, size = data.groups.shape[:2]
+    reps = encode(data.groups.flatten(0, 1)).view(n_groups, size, -1)[:, :, active]
+    least = (reps / std[active]).std(dim=1).argmin(dim=1)
+    votes = torch.zeros(int(active.sum()), int(data.labels.max()) + 1)
+    votes.index_put_((least, data.labels), torch.ones(n_groups), accumulate=True)
+    return float(votes.max(dim=1).values.sum() / n_groups)
+
+
+def model_centrality(
+    runs: list[Run],
+    *,
+    groups: int = GROUPS,
+    group_size: int = GROUP_SIZE,
+    std_images: int = STD_IMAGES,
+    seed: int = 0,
+    device: str = "cpu",
+) -> Centrality:
+    if len(runs) < 2:
+        raise DisentangleError("model selection needs at least two runs")
+    dev = resolve_device(device, where="--device")
+    trained = [r.load(device=str(dev)) for r in runs]
+    shapes = {tuple(t.components.backbone.image_shape) for t in trained}
+    if len(shapes) > 1:
+        raise DisentangleError(
+            f"the runs make images of different shapes ({sorted(shapes)}): they cannot be compared"
+        )
+    data = [teacher_data(t, groups, group_size, std_images, seed) for t in trained]
+    encoders = [encoder(t, dev) for t in trained]
+    n = len(runs)
+    score = {
+        (i, j): factor_vae_score(encoders[i], data[j]) for i in range(n) for j in range(n) if i != j
+    }
+    centrality = [
+        sum(score[i, j] + score[j, i] for j in range(n) if j != i) / (2 * (n - 1)) for i in range(n)
+    ]
+    scores = [[score.get((i, j)) for j in range(n)] for i in range(n)]
+    return Centrality([str(r.path) for r in runs], scores, centrality)
