@@ -90,6 +90,7 @@ def user_errors() -> Iterator[None]:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file.")] = None,
     set_: Sets = None,
     variant: Variant = None,
@@ -115,13 +116,15 @@ def run(
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        args = [str(recipe)] if recipe else []
-        for flag, value in (("--set", s) for s in set_ or []):
-            args += [flag, value]
-        for flag, value in (("--variant", variant), ("--out", out_dir), ("--resume", resume)):
-            args += [flag, str(value)] if value is not None else []
-        args += ["--overwrite"] * overwrite + ["--quiet"] * quiet
-        raise typer.Exit(_torchrun(nproc, ["run", *args]))
+        if seeds is not None or jobs > 1:
+            show_error(
+                DisentangleError(
+                    "--seeds and --jobs cannot run under --nproc (one torchrun launch trains "
+                    "one run): train each seed with --nproc and --set train.seed=N"
+                )
+            )
+            raise typer.Exit(1)
+        raise typer.Exit(_torchrun(nproc, ["run", *_given_args(ctx, skip="nproc")]))
     with user_errors():
         from disentangle.recipe import load_recipe
         from disentangle.training.loop import resume as resume_run
@@ -151,6 +154,23 @@ def run(
             import json
 
             _show_scores(json.loads(report.read_text()))
+
+
+def _given_args(ctx: typer.Context, skip: str) -> list[str]:
+    """The command's arguments and options as given (defaults left out), all but `skip`."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name == skip or value is None or value == param.default:
+            continue
+        if param.param_type_name == "argument":
+            args += [str(v) for v in value] if param.multiple else [str(value)]
+        elif getattr(param, "is_flag", False):
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            for item in value if param.multiple else [value]:
+                args += [param.opts[0], str(item)]
+    return args
 
 
 def _torchrun(nproc: int, args: list[str]) -> int:

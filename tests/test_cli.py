@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from disentangle import cli
 from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 
@@ -265,3 +266,23 @@ def test_concurrent_seeds_match_sequential_ones(tiny_toml: Path, tmp_path: Path)
         a, _ = load_checkpoint(Run(tmp_path / f"jobs1-seed{seed}").latest_checkpoint())
         b, _ = load_checkpoint(Run(tmp_path / f"jobs2-seed{seed}").latest_checkpoint())
         assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+
+
+def test_nproc_relaunches_under_torchrun_with_every_other_flag(
+    tiny_toml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[tuple[int, list[str]]] = []
+    monkeypatch.setattr(cli, "_torchrun", lambda n, args: launched.append((n, args)) or 0)
+    given = ["--set", "train.iterations=2", "--set", "train.seed=3", "--variant", "small"]
+    given += ["--out", str(tmp_path / "o"), "--overwrite", "--quiet"]
+    code, output = invoke("run", str(tiny_toml), "--nproc", "2", *given)
+    assert code == 0, output
+    assert launched == [(2, ["run", str(tiny_toml), *given])]
+
+
+@pytest.mark.parametrize("flags", [["--seeds", "1-2"], ["--seeds", "1-2", "--jobs", "2"]])
+def test_nproc_refuses_the_flags_one_launch_cannot_run(
+    flags: list[str], tiny_toml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_torchrun", lambda n, args: pytest.fail("launched"))
+    assert_clean_failure(*invoke("run", str(tiny_toml), "--nproc", "2", *flags), "--seeds")
