@@ -1,3 +1,3 @@
-from disentangle.cli import app
+from disentangle.cli import main
 
-app(prog_name="disentangle")
+main()

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -18,6 +18,9 @@ from rich.text import Text
 
 from disentangle.bounds import MAX_SEED
 from disentangle.errors import DisentangleError, RecipeError
+
+if TYPE_CHECKING:
+    from disentangle.plugins import PluginHost
 
 app = typer.Typer(
     help="Disentangled representation research, starting from InfoGAN.",
@@ -516,34 +519,44 @@ def select(
         out.print(f"most central: {result.chosen}")
 
 
-data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
+#: the apps that have their plugins' commands already
+_WITH_PLUGIN_COMMANDS: list[typer.Typer] = []
 
 
-@data_app.command("prepare")
-def data_prepare(
-    name: Annotated[str, typer.Argument(help="Dataset name, e.g. chairs.")],
-    root: Annotated[str | None, typer.Option(help="The dataset's folder (or archive).")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Another dataset param, e.g. split=test.")
-    ] = None,
-) -> None:
-    """Read a dataset once and write its prepared cache, so runs load it in seconds."""
-    with user_errors():
-        from disentangle.build import prepare_dataset
+def add_plugin_commands(cli: typer.Typer, plugins: PluginHost | None = None) -> None:
+    """Commands from the plugins' `register_commands(cli)` hooks (`data` comes from the
+    datasets plugin), once per app; a hook that fails is reported and skipped."""
+    from disentangle.plugins import host
 
-        data = prepare_dataset(name, root, set_ or [])
-        shape = "×".join(str(s) for s in data.images.shape[1:])
-        out.print(f"{name}: {data.images.shape[0]} images of {shape}")
+    if any(cli is done for done in _WITH_PLUGIN_COMMANDS):
+        return
+    _WITH_PLUGIN_COMMANDS.append(cli)
+    plugins = plugins or host
+    plugins.load()
+    for impl in plugins.manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            err.print(
+                f"disentangle: plugin {impl.plugin_name!r} failed to add its commands: "
+                f"{type(exc).__name__}: {exc}"
+            )
 
 
-@data_app.command("digits")
-def data_digits(
-    root: Annotated[Path, typer.Argument(help="Where to write MNIST/raw/ (e.g. data).")],
-) -> None:
-    """Write scikit-learn's real 8×8 digits as MNIST IDX files: an offline stand-in for MNIST."""
-    with user_errors():
-        from disentangle_data.digits import write_digits_as_mnist
+def core_commands() -> set[str]:
+    """The names of the commands the core defines itself."""
+    return {
+        info.name or info.callback.__name__.replace("_", "-")
+        for info in app.registered_commands
+        if info.callback is not None
+    }
 
-        n = write_digits_as_mnist(root)
-        out.print(f"wrote {n} real digits (upscaled to 28×28) to {root / 'MNIST' / 'raw'}")
+
+def main() -> None:
+    """The `disentangle` program. A core command runs without importing the plugins first
+    (each loads what it needs); anything else (help, a plugin's command) gets the plugins'
+    commands added."""
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command not in core_commands():
+        add_plugin_commands(app)
+    app(prog_name="disentangle")

@@ -2,7 +2,8 @@
 
 `register(name, factory, params)` adds a component; `params` is a `disentangle.Params`
 subclass (the core adds the `type` tag), `factory(spec, ...)` builds the component.
-`published_results()` returns the literature's numbers a plugin keeps as data.
+`register_commands(cli)` adds commands to the CLI; `published_results()` returns the
+literature's numbers a plugin keeps as data.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def register_estimators(register):
 @hookspec
 def register_metrics(register):
     """Register evaluation metrics: factory(spec) -> Metric."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add CLI commands: `cli` is the `disentangle` Typer app (commands or sub-apps)."""
 
 
 @hookspec

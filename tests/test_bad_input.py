@@ -35,9 +35,10 @@ from conftest import TINY_RECIPE, TINY_TOML
 from layouts import write_split
 from typer.testing import CliRunner
 
-from disentangle.cli import app
+from disentangle.cli import add_plugin_commands, app
 
 runner = CliRunner()
+add_plugin_commands(app)  # `data` is the datasets plugin's, added as `main` adds it
 
 # --------------------------------------------------------------------------------------------
 # A tiny TOML writer (also used by test_properties.py)

@@ -15,6 +15,7 @@ from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 
 runner = CliRunner()
+cli.add_plugin_commands(app)  # as `main` does for every command the core does not define
 
 
 def invoke(*args: str) -> tuple[int, str]:

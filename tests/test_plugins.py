@@ -287,3 +287,53 @@ def test_hook_with_wrong_argument_fails_loudly() -> None:
 def test_global_host_is_a_plugin_host() -> None:
     assert isinstance(disentangle.plugins.host, PluginHost)
     assert set(EXPECTED["codes"]) <= set(disentangle.plugins.host.codes.names())
+
+
+class WithCommands:
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.command("hello")
+        def hello(name: str = "world") -> None:
+            print(f"hello {name}")
+
+
+class BrokenCommands:
+    @hookimpl
+    def register_commands(self, cli):
+        raise RuntimeError("no commands today")
+
+
+def test_plugins_add_commands_and_a_broken_hook_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from disentangle.cli import add_plugin_commands
+
+    monkeypatch.setenv(ENV_VAR, "none")
+    plugins = PluginHost()
+    plugins.add(BrokenCommands(), name="broken")
+    plugins.add(WithCommands(), name="greeter")
+    cli = typer.Typer()
+
+    @cli.command("version")
+    def version_() -> None:  # a second command, so typer keeps command names
+        print("0")
+
+    add_plugin_commands(cli, plugins)
+    assert "plugin 'broken' failed to add its commands" in capsys.readouterr().err
+    result = CliRunner().invoke(cli, ["hello", "--name", "lab"])
+    assert result.exit_code == 0 and result.output == "hello lab\n"
+
+
+def test_the_core_imports_no_plugin() -> None:
+    """Plugin features reach the core through hooks only (datasette's and llm's rule)."""
+    import pathlib
+
+    core = pathlib.Path(disentangle.plugins.__file__).parent
+    plugin_modules = ("disentangle_data", "disentangle_dcgan", "disentangle_infogan")
+    for path in core.rglob("*.py"):
+        text = path.read_text()
+        for module in (*plugin_modules, "disentangle_metrics"):
+            assert f"import {module}" not in text and f"from {module}" not in text, path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from disentangle import hookimpl
 from disentangle_data.celeba import Celeba, CelebaParams
 from disentangle_data.chairs import Chairs, ChairsParams
+from disentangle_data.commands import add_data_commands
 from disentangle_data.dsprites import Dsprites, DspritesParams
 from disentangle_data.faces import Faces, FacesParams
 from disentangle_data.procedural import Procedural, ProceduralParams
@@ -24,3 +25,8 @@ def register_datasets(register):
     register("faces", Faces, FacesParams)
     register("dsprites", Dsprites, DspritesParams)
     register("shapes3d", Shapes3d, Shapes3dParams)
+
+
+@hookimpl
+def register_commands(cli):
+    add_data_commands(cli)
