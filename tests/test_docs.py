@@ -1,10 +1,11 @@
 """The docs held to the code (datasette's tests/test_docs.py): every hook has its section with its
 exact signature, each documented interface member exists with the documented parameters, the
-built-in plugin names are the pyproject's entry points, and every command the docs show exists
-with the flags shown."""
+built-in plugin names are the pyproject's entry points, every command the docs show exists
+with the flags shown, and the plugin tutorial's code is the example plugin's."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import tomllib
@@ -158,3 +159,49 @@ def test_the_command_check_finds_a_wrong_flag_and_a_missing_command() -> None:
         "`disentangle nosuch` is no command",
     ]
     assert command_problems("`disentangle data prepare mnist --root D`") == []
+
+
+EXAMPLE = ROOT / "docs" / "example-plugin" / "disentangle_example" / "__init__.py"
+
+
+def definitions(source: str) -> dict[str, ast.ClassDef | ast.FunctionDef]:
+    tree = ast.parse(source)
+    return {n.name: n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+
+
+def is_ellipsis(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and getattr(statement.value, "value", None) is ...
+
+
+def same_code(shown: ast.AST, real: ast.AST, where: str) -> None:
+    """A definition in the tutorial is the example's: the same parameters and, unless the
+    tutorial elides it with `...`, the same statements (comments and type hints aside)."""
+    if isinstance(shown, ast.FunctionDef):
+        assert isinstance(real, ast.FunctionDef), where
+        assert [a.arg for a in shown.args.args] == [a.arg for a in real.args.args], where
+        body = [s for s in shown.body if not is_ellipsis(s)]
+        if body:
+            real_body = [s for s in real.body if not ast.get_docstring(ast.Module([s], []))]
+            assert ast.dump(ast.Module(body, [])) == ast.dump(ast.Module(real_body, [])), where
+        return
+    assert isinstance(real, ast.ClassDef), where
+    real_members = {getattr(m, "name", None): m for m in real.body}
+    for member in shown.body:
+        if isinstance(member, ast.FunctionDef):
+            assert member.name in real_members, f"{where}.{member.name}"
+            same_code(member, real_members[member.name], f"{where}.{member.name}")
+        elif isinstance(member, ast.AnnAssign):
+            assert ast.dump(member) in {ast.dump(m) for m in real.body}, f"{where} field"
+
+
+def test_the_tutorial_code_is_the_example_plugin_code() -> None:
+    real = definitions(EXAMPLE.read_text())
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "plugins.md").read_text(), re.S)
+    checked = set()
+    for block in blocks:
+        for name, shown in definitions(block).items():
+            if name in real:
+                same_code(shown, real[name], name)
+                checked.add(name)
+    expected = {"Bernoulli", "BernoulliParams", "TinyMlp", "register_codes", "register_backbones"}
+    assert checked == expected
