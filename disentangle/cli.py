@@ -82,6 +82,9 @@ def user_errors() -> Iterator[None]:
     except DisentangleError as exc:
         show_error(exc)
         raise typer.Exit(1) from None
+    except BrokenPipeError:  # the reader stopped early (`disentangle schema | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except OSError as exc:  # a path the command cannot use: a file for a folder, no permission
         where = exc.filename or "a file"
         show_error(DisentangleError(f"{where}: {exc.strerror or exc}"))
@@ -517,6 +520,22 @@ def select(
             table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
         out.print(table)
         out.print(f"most central: {result.chosen}")
+
+
+@app.command()
+def schema(
+    components: Annotated[
+        bool,
+        typer.Option("--plugins", help="Each registered component's params instead, by registry."),
+    ] = False,
+) -> None:
+    """Print the JSON Schema of recipe files (for editor completion and checking)."""
+    with user_errors():
+        import json
+
+        from disentangle.recipe import component_schemas, recipe_schema
+
+        print(json.dumps(component_schemas() if components else recipe_schema(), indent=1))
 
 
 #: the apps that have their plugins' commands already

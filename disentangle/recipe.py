@@ -289,6 +289,36 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def recipe_schema() -> dict[str, Any]:
+    """The JSON Schema of recipe files for the plugins loaded now: every component's params
+    with their descriptions, defaults and bounds, tagged unions by `type`, and `[variants]`."""
+    schema = recipe_model().model_json_schema(by_alias=True)
+    schema["properties"]["variants"] = {
+        "description": "named variants: [variants.NAME] tables of key paths and values",
+        "type": "object",
+        "additionalProperties": {"type": "object"},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "disentangle recipe",
+    }
+
+
+def component_schemas() -> dict[str, dict[str, Any]]:
+    """Each registered component's params schema, by registry and name, with its plugin."""
+    return {
+        kind: {
+            name: {
+                "plugin": registry.get(name).provider,
+                "params": registry.get(name).spec_model().model_json_schema(by_alias=True),
+            }
+            for name in registry.names()
+        }
+        for kind, registry in host.registries.items()
+    }
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """A recipe file's tables; every way the file can be unreadable is a RecipeError."""
     if path.is_dir():
