@@ -79,6 +79,11 @@ class Train(Section):
     g_updates: int = Field(
         1, ge=1, description="G steps per D step, each on fresh z and c (InfoGAN-CR's dSprites: 2)"
     )
+    tensorboard: bool = Field(
+        True,
+        description="also write TensorBoard event files to RUN/tensorboard/ (when the "
+        "tensorboard package is installed)",
+    )
 
 
 _GRID = "a grid this large would not fit in memory"

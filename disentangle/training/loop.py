@@ -38,6 +38,8 @@ from disentangle.training import distributed
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.step import InfoGANStep, Models
+from disentangle.training.tensorboard import Board
+from disentangle.training.tensorboard import available as tensorboard_available
 
 
 def json_line(record: dict[str, Any]) -> str:
@@ -271,6 +273,11 @@ class Trainer:
             self.ranks,
             t.channels_last,
         )
+        self.board = (
+            Board(run, iteration, self.comps.code_names)
+            if t.tensorboard and self.ranks.main and tensorboard_available()
+            else None
+        )
         self.step = InfoGANStep(
             self.comps,
             self.models,
@@ -426,6 +433,8 @@ class Trainer:
         path = self.run.file("samples", f"iter-{self.iteration:07d}.png")
         self.run.claim(path)
         save_grid(grid, path, nrow)
+        if self.board is not None:
+            self.board.images("samples", grid, nrow, self.iteration)
 
     def save_traversals(self) -> list[Path]:
         """One PNG per code: the code varies left → right, rows fix noise and other codes."""
@@ -443,6 +452,8 @@ class Trainer:
             path = self.run.file("traversals", f"{name}.png")
             self.run.claim(path)
             paths.append(save_grid(grid, path, cols))
+            if self.board is not None:
+                self.board.images(f"traversals/{name}", grid, cols, self.iteration)
         return paths
 
     def _log(self, record: dict[str, Any]) -> None:
@@ -450,6 +461,8 @@ class Trainer:
             self.run.claim(self.run.metrics_path)
         with self.run.metrics_path.open("a") as log:
             log.write(json_line(record))
+        if self.board is not None:
+            self.board.record(record)
 
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
@@ -488,6 +501,8 @@ class Trainer:
         distributed.check_identical(models, self.ranks, self.device)
         if main:
             self.save_traversals()
+        if self.board is not None:
+            self.board.close()
         distributed.stop(self.ranks)
         return self.run
 
