@@ -117,16 +117,24 @@ def run(
     ] = 1,
     jobs: Annotated[
         int,
-        typer.Option(min=1, help="With --seeds: how many seeds train at once (GPUs in turn)."),
+        typer.Option(
+            min=1, help="With --seeds or --grid: how many runs train at once (GPUs in turn)."
+        ),
     ] = 1,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Sweep a key over values, e.g. optim.lr_g=1e-3,5e-4 (repeatable: the product)."
+        ),
+    ] = None,
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        if seeds is not None or jobs > 1:
+        if seeds is not None or jobs > 1 or grid:
             show_error(
                 DisentangleError(
-                    "--seeds and --jobs cannot run under --nproc (one torchrun launch trains "
-                    "one run): train each seed with --nproc and --set train.seed=N"
+                    "--seeds, --grid and --jobs cannot run under --nproc (one torchrun launch "
+                    "trains one run): train each run with --nproc and its own --set values"
                 )
             )
             raise typer.Exit(1)
@@ -142,6 +150,17 @@ def run(
             result = resume_run(resume, set_ or [], progress=not quiet)
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
+        elif grid:
+            _run_grid(
+                load_recipe(recipe, set_ or [], variant),
+                grid,
+                seeds,
+                out_dir,
+                overwrite,
+                quiet,
+                jobs,
+            )
+            return
         elif seeds is not None:
             _run_seeds(
                 load_recipe(recipe, set_ or [], variant), seeds, out_dir, overwrite, quiet, jobs
@@ -214,6 +233,41 @@ def _run_seeds(
         mi = final_mi(result)
         table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
     out.print(table)
+
+
+def _run_grid(
+    recipe: Any,
+    grid: list[str],
+    seeds: str | None,
+    out_dir: Path | None,
+    overwrite: bool,
+    quiet: bool,
+    jobs: int,
+) -> None:
+    """Every grid point (and seed) into sibling folders, then the sweep's table."""
+    from disentangle.recipe import to_data
+    from disentangle.sweep import grid_recipes, parse_grid, parse_seeds, run_grid
+    from disentangle.table import sweep_table
+
+    recipes = grid_recipes(to_data(recipe), parse_grid(grid))
+    runs = run_grid(
+        recipes,
+        parse_seeds(seeds) if seeds is not None else None,
+        out_dir,
+        overwrite=overwrite,
+        progress=not quiet and jobs == 1,
+        jobs=jobs,
+    )
+    show_sweep_table(sweep_table(runs))
+
+
+def show_sweep_table(table: Any) -> None:
+    """A sweep's groups: the swept values, the runs, each column as mean ± std."""
+    out_table = Table(*table.swept, "runs", *table.columns, title="mean ± std over seeds")
+    for g in table.groups:
+        cells = [f"{g.mean[c]:.3f} ± {g.std[c]:.3f}" if c in g.mean else "" for c in table.columns]
+        out_table.add_row(*map(str, g.values), str(len(g.runs)), *cells)
+    out.print(out_table)
 
 
 def _same_recipe(recipe: object, run_dir: Path) -> None:
@@ -479,6 +533,30 @@ def report(
 
         command = " ".join(["disentangle report", *map(str, runs), "--out", str(output)])
         out.print(f"wrote {write_report([Run(r) for r in runs], output, command)}")
+
+
+@app.command()
+def table(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, e.g. a sweep's.")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(help="An eval.json metric to show (repeatable; default: all)."),
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the table as CSV here.")
+    ] = None,
+) -> None:
+    """One table of runs: final L_I and eval.json scores, grouped by the recipe values that
+    differ between them, mean ± std over seeds."""
+    with user_errors():
+        from disentangle.run import load_run
+        from disentangle.table import sweep_table
+
+        result = sweep_table([load_run(r) for r in runs], metric)
+        show_sweep_table(result)
+        if csv_path is not None:
+            result.write_csv(csv_path)
+            out.print(f"wrote {csv_path}")
 
 
 @app.command()

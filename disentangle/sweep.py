@@ -1,8 +1,11 @@
-"""Several seeds of one recipe, each in a sibling run folder, one after another or at once."""
+"""Sweeps: seeds and a grid of recipe values, each point in a sibling run folder, one after
+another or at once; and the table of a sweep's runs, grouped by the values that differ."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 import torch
 
 from disentangle.errors import DisentangleError
-from disentangle.recipe import to_data, validate_recipe
+from disentangle.recipe import apply_overrides, parse_key, to_data, validate_recipe
 from disentangle.run import Run
 
 
@@ -27,6 +30,53 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise DisentangleError(f"--seeds {text!r}: give distinct seeds, e.g. 1-5")
     return seeds
+
+
+def parse_grid(texts: list[str]) -> list[tuple[str, list[str]]]:
+    """`optim.lr_g=1e-3,5e-4` -> ('optim.lr_g', ['1e-3', '5e-4']), one per --grid."""
+    axes = []
+    for text in texts:
+        key, sep, values = text.partition("=")
+        items = [v.strip() for v in values.split(",")]
+        if not sep or not all(items):
+            example = "e.g. optim.lr_g=1e-3,5e-4"
+            raise DisentangleError(f"--grid {text!r}: expected KEY=V1,V2, {example}")
+        parse_key(key.strip(), "--grid")
+        if len(set(items)) != len(items):
+            raise DisentangleError(f"--grid {text!r}: a value is given twice")
+        axes.append((key.strip(), items))
+    keys = [k for k, _ in axes]
+    if len(set(keys)) != len(keys):
+        raise DisentangleError("--grid: a key is swept twice; give each key one --grid")
+    return axes
+
+
+def grid_points(axes: list[tuple[str, list[str]]]) -> list[list[str]]:
+    """Every combination of the axes' values, as `key=value` overrides."""
+    return [
+        [f"{key}={value}" for (key, _), value in zip(axes, values, strict=True)]
+        for values in itertools.product(*(v for _, v in axes))
+    ]
+
+
+def point_label(overrides: list[str]) -> str:
+    """A folder-safe label: `codes[1].lambda=0.1` -> `codes.1.lambda_0.1`."""
+    parts = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        parts.append(f"{key.replace('[', '.').replace(']', '')}_{value}")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", "-".join(parts))
+
+
+def grid_recipes(data: dict[str, Any], axes: list[tuple[str, list[str]]]) -> list[Any]:
+    """The validated recipe of every grid point, named after its values."""
+    recipes = []
+    for overrides in grid_points(axes):
+        point = to_data(validate_recipe(data))
+        apply_overrides(point, overrides)
+        point["name"] = f"{data['name']}-{point_label(overrides)}"
+        recipes.append(validate_recipe(point, f"--grid {' '.join(overrides)}"))
+    return recipes
 
 
 def seed_recipe(recipe: Any, seed: int) -> Any:
@@ -54,27 +104,56 @@ def run_seeds(
     progress: bool = False,
     jobs: int = 1,
 ) -> list[tuple[int, Run]]:
-    """Train every seed; with `jobs` > 1, that many at once in separate processes.
+    """Train every seed into `OUT-seedN` (or runs/NAME-seedN)."""
+    plan = [(seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]
+    runs = run_plan(plan, overwrite=overwrite, progress=progress, jobs=jobs)
+    return list(zip(seeds, runs, strict=True))
+
+
+def run_grid(
+    recipes: list[Any],
+    seeds: list[int] | None,
+    out: Path | None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+    jobs: int = 1,
+) -> list[Run]:
+    """Train every grid point (for every seed, if given) into OUT/NAME-POINT[-seedN] (or
+    runs/…)."""
+    parent = out or Path("runs")
+    plan = []
+    for recipe in recipes:
+        if seeds is None:
+            plan.append((recipe, parent / recipe.name))
+        else:
+            plan += [(seed_recipe(recipe, s), parent / f"{recipe.name}-seed{s}") for s in seeds]
+    return run_plan(plan, overwrite=overwrite, progress=progress, jobs=jobs)
+
+
+def run_plan(
+    plan: list[tuple[Any, Path]], *, overwrite: bool, progress: bool, jobs: int
+) -> list[Run]:
+    """Train each (recipe, folder); with `jobs` > 1, that many at once in separate processes.
 
     Concurrent runs share the GPU, or take the GPUs in turn when there are several; on a CPU
     they split its cores.
     """
     from disentangle.training.loop import train
 
-    plan = [(seed, seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]
     if jobs == 1:
-        return [(s, train(r, f, overwrite=overwrite, progress=progress)) for s, r, f in plan]
-    gpus = torch.cuda.device_count() if recipe.train.device in ("auto", "cuda") else 0
+        return [train(r, f, overwrite=overwrite, progress=progress) for r, f in plan]
+    device = plan[0][0].train.device
+    gpus = torch.cuda.device_count() if device in ("auto", "cuda") else 0
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         futures = []
-        for i, (_, seeded, folder) in enumerate(plan):
-            data = to_data(seeded)
+        for i, (recipe, folder) in enumerate(plan):
+            data = to_data(recipe)
             if gpus > 1:
                 data["train"]["device"] = f"cuda:{i % gpus}"
             futures.append(pool.submit(_train, data, str(folder), overwrite, threads))
-        paths = [future.result() for future in futures]
-    return [(seed, Run(path)) for (seed, _, _), path in zip(plan, paths, strict=True)]
+        return [Run(future.result()) for future in futures]
 
 
 def _train(data: dict[str, Any], folder: str, overwrite: bool, threads: int) -> str:
