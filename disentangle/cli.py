@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +41,14 @@ def _increasing(span: tuple[float, float]) -> tuple[float, float]:
     if not span[0] < span[1]:
         raise typer.BadParameter(f"{span[0]:g} {span[1]:g}: give the low end first, e.g. -2 2")
     return span
+
+
+def _launcher(name: str | None) -> str | None:
+    from disentangle.launch import LAUNCHERS
+
+    if name is not None and name not in LAUNCHERS:
+        raise typer.BadParameter(f"{name!r}: choose {' or '.join(LAUNCHERS)}")
+    return name
 
 
 def _device(name: str) -> str:
@@ -127,14 +136,27 @@ def run(
             help="Sweep a key over values, e.g. optim.lr_g=1e-3,5e-4 (repeatable: the product)."
         ),
     ] = None,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            help="Submit each run as a job through submitit: slurm, or local (its local "
+            "executor); a pre-empted job resumes from its last checkpoint.",
+            callback=_launcher,
+        ),
+    ] = None,
+    launcher_option: Annotated[
+        list[str] | None,
+        typer.Option(help="A submitit parameter, e.g. timeout_min=120 or slurm_partition=gpu."),
+    ] = None,
 ) -> None:
     """Train a recipe; writes checkpoints, metrics.jsonl and PNG grids into the run folder."""
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        if seeds is not None or jobs > 1 or grid:
+        if seeds is not None or jobs > 1 or grid or launcher:
             show_error(
                 DisentangleError(
-                    "--seeds, --grid and --jobs cannot run under --nproc (one torchrun launch "
-                    "trains one run): train each run with --nproc and its own --set values"
+                    "--seeds, --grid, --jobs and --launcher cannot run under --nproc (one "
+                    "torchrun launch trains one run): train each run with --nproc and its own "
+                    "--set values"
                 )
             )
             raise typer.Exit(1)
@@ -150,21 +172,10 @@ def run(
             result = resume_run(resume, set_ or [], progress=not quiet)
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
-        elif grid:
-            _run_grid(
-                load_recipe(recipe, set_ or [], variant),
-                grid,
-                seeds,
-                out_dir,
-                overwrite,
-                quiet,
-                jobs,
-            )
-            return
-        elif seeds is not None:
-            _run_seeds(
-                load_recipe(recipe, set_ or [], variant), seeds, out_dir, overwrite, quiet, jobs
-            )
+        elif grid or seeds is not None or launcher:
+            base = load_recipe(recipe, set_ or [], variant)
+            sweep = Sweep(out_dir, overwrite, quiet, jobs, launcher, launcher_option or [])
+            _run_sweep(base, grid or [], seeds, sweep)
             return
         else:
             result = train(
@@ -213,52 +224,65 @@ def _torchrun(nproc: int, args: list[str]) -> int:
     return subprocess.call(command)
 
 
-def _run_seeds(
-    recipe: object, seeds: str, out_dir: Path | None, overwrite: bool, quiet: bool, jobs: int
-) -> None:
-    """Each seed into its own folder, then a table of the final L_I per code."""
-    from disentangle.sweep import final_mi, parse_seeds, run_seeds
+@dataclass
+class Sweep:
+    """How a sweep's runs are trained: where, and in-process, in parallel or as jobs."""
 
-    runs = run_seeds(
-        recipe,
-        parse_seeds(seeds),
-        out_dir,
-        overwrite=overwrite,
-        progress=not quiet and jobs == 1,
-        jobs=jobs,
+    out: Path | None
+    overwrite: bool
+    quiet: bool
+    jobs: int
+    launcher: str | None
+    launcher_options: list[str]
+
+
+def _run_sweep(recipe: Any, grid: list[str], seeds: str | None, how: Sweep) -> None:
+    """Every grid point and seed into sibling folders (or the one run, as a job), then the
+    sweep's table (a plain seed sweep: the final L_I of each seed)."""
+    from disentangle.recipe import to_data
+    from disentangle.sweep import (
+        grid_plan,
+        grid_recipes,
+        parse_grid,
+        parse_seeds,
+        run_plan,
+        seeds_plan,
     )
-    codes = list(final_mi(runs[0][1]))
+    from disentangle.table import sweep_table
+
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    if grid:
+        plan = grid_plan(grid_recipes(to_data(recipe), parse_grid(grid)), seed_list, how.out)
+    elif seed_list is not None:
+        plan = seeds_plan(recipe, seed_list, how.out)
+    else:
+        plan = [(recipe, how.out or Path("runs") / recipe.name)]
+    if how.launcher:
+        from disentangle.launch import launcher_options, submit_plan
+
+        logs = (how.out or Path("runs")) / "submitit"
+        options = launcher_options(how.launcher_options)
+        runs = submit_plan(plan, how.launcher, logs, options, overwrite=how.overwrite)
+    else:
+        progress = not how.quiet and how.jobs == 1
+        runs = run_plan(plan, overwrite=how.overwrite, progress=progress, jobs=how.jobs)
+    if grid:
+        show_sweep_table(sweep_table(runs))
+    elif seed_list is not None:
+        _show_seed_table(seed_list, runs)
+    else:
+        out.print(f"run finished: [bold]{runs[0].path}[/]")
+
+
+def _show_seed_table(seeds: list[int], runs: list[Any]) -> None:
+    from disentangle.sweep import final_mi
+
+    codes = list(final_mi(runs[0]))
     table = Table("seed", "run", *[f"L_I {c}" for c in codes], title="final L_I per code")
-    for seed, result in runs:
+    for seed, result in zip(seeds, runs, strict=True):
         mi = final_mi(result)
         table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
     out.print(table)
-
-
-def _run_grid(
-    recipe: Any,
-    grid: list[str],
-    seeds: str | None,
-    out_dir: Path | None,
-    overwrite: bool,
-    quiet: bool,
-    jobs: int,
-) -> None:
-    """Every grid point (and seed) into sibling folders, then the sweep's table."""
-    from disentangle.recipe import to_data
-    from disentangle.sweep import grid_recipes, parse_grid, parse_seeds, run_grid
-    from disentangle.table import sweep_table
-
-    recipes = grid_recipes(to_data(recipe), parse_grid(grid))
-    runs = run_grid(
-        recipes,
-        parse_seeds(seeds) if seeds is not None else None,
-        out_dir,
-        overwrite=overwrite,
-        progress=not quiet and jobs == 1,
-        jobs=jobs,
-    )
-    show_sweep_table(sweep_table(runs))
 
 
 def show_sweep_table(table: Any) -> None:

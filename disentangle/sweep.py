@@ -95,40 +95,23 @@ def final_mi(run: Run) -> dict[str, float]:
     return records[-1]["mi"] if records else {}
 
 
-def run_seeds(
-    recipe: Any,
-    seeds: list[int],
-    out: Path | None,
-    *,
-    overwrite: bool = False,
-    progress: bool = False,
-    jobs: int = 1,
-) -> list[tuple[int, Run]]:
-    """Train every seed into `OUT-seedN` (or runs/NAME-seedN)."""
-    plan = [(seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]
-    runs = run_plan(plan, overwrite=overwrite, progress=progress, jobs=jobs)
-    return list(zip(seeds, runs, strict=True))
+def seeds_plan(recipe: Any, seeds: list[int], out: Path | None) -> list[tuple[Any, Path]]:
+    """Each seed's recipe and folder: `OUT-seedN` (or runs/NAME-seedN)."""
+    return [(seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]
 
 
-def run_grid(
-    recipes: list[Any],
-    seeds: list[int] | None,
-    out: Path | None,
-    *,
-    overwrite: bool = False,
-    progress: bool = False,
-    jobs: int = 1,
-) -> list[Run]:
-    """Train every grid point (for every seed, if given) into OUT/NAME-POINT[-seedN] (or
-    runs/…)."""
+def grid_plan(
+    recipes: list[Any], seeds: list[int] | None, out: Path | None
+) -> list[tuple[Any, Path]]:
+    """Each grid point's (and seed's) recipe and folder: OUT/NAME-POINT[-seedN] (or runs/…)."""
     parent = out or Path("runs")
-    plan = []
-    for recipe in recipes:
-        if seeds is None:
-            plan.append((recipe, parent / recipe.name))
-        else:
-            plan += [(seed_recipe(recipe, s), parent / f"{recipe.name}-seed{s}") for s in seeds]
-    return run_plan(plan, overwrite=overwrite, progress=progress, jobs=jobs)
+    if seeds is None:
+        return [(recipe, parent / recipe.name) for recipe in recipes]
+    return [
+        (seed_recipe(recipe, s), parent / f"{recipe.name}-seed{s}")
+        for recipe in recipes
+        for s in seeds
+    ]
 
 
 def run_plan(
