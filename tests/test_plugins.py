@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from importlib.metadata import EntryPoint, entry_points, version
@@ -328,12 +329,25 @@ def test_plugins_add_commands_and_a_broken_hook_is_skipped(
 
 
 def test_the_core_imports_no_plugin() -> None:
-    """Plugin features reach the core through hooks only (datasette's and llm's rule)."""
+    """Plugin features reach the core through hooks only (datasette's and llm's rule): with
+    plugin loading off, importing every core module imports no first-party plugin."""
     import pathlib
+    import subprocess
 
     core = pathlib.Path(disentangle.plugins.__file__).parent
-    plugin_modules = ("disentangle_data", "disentangle_dcgan", "disentangle_infogan")
-    for path in core.rglob("*.py"):
-        text = path.read_text()
-        for module in (*plugin_modules, "disentangle_metrics"):
-            assert f"import {module}" not in text and f"from {module}" not in text, path
+    modules = sorted(
+        "disentangle." + ".".join(p.relative_to(core).with_suffix("").parts)
+        for p in core.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('disentangle_data', 'disentangle_dcgan', 'disentangle_infogan', 'disentangle_metrics')))"
+    )
+    env = {**os.environ, ENV_VAR: "none"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert len(modules) > 20 and result.stdout.strip() == "[]"
