@@ -167,6 +167,9 @@ class EvalContext:
     #: by the plugin's own names); None when `encode` is not a function of the images (the
     #: chance level's noise), so that nothing of it may be reused
     cache: dict[str, Any] | None = None
+    #: (n, seed) -> n images from the run's generator, uint8 [n, C, H, W], for sample-quality
+    #: metrics; None where there is no generator
+    generate: Callable[[int, int], torch.Tensor] | None = None
 
     @property
     def data(self) -> ImageData:
@@ -176,6 +179,10 @@ class EvalContext:
 
 class Metric(ABC):
     """A quantitative evaluation; returns named numbers (and may write figures)."""
+
+    #: whether the metric scores the representation (`encode`): only those get a chance level,
+    #: scored on noise in place of the representation; sample-quality metrics do not
+    scores_representation: bool = True
 
     @abstractmethod
     def applies(self, ctx: EvalContext) -> str | None:

@@ -19,7 +19,7 @@ from disentangle.checkpoint import write_text_atomic
 from disentangle.codemap import FactorMatch, factor_matches
 from disentangle.components import Dataset, EvalContext, Metric
 from disentangle.errors import DisentangleError, RecipeError
-from disentangle.figures import traversal_sheet
+from disentangle.figures import as_uint8, render, sample_latents, traversal_sheet
 from disentangle.plots import mi_curves
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
@@ -110,7 +110,7 @@ def evaluate(
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
-            if chance:
+            if chance and metric.scores_representation:
                 chances[name] = _chance(metric, ctx)
         elif metrics:
             raise DisentangleError(f"metric {name!r} does not apply to {run.path}: {reason}")
@@ -164,7 +164,20 @@ def eval_context(
         seed=seed,
         fast=fast,
         cache={},
+        generate=generator_images(trained),
     )
+
+
+def generator_images(trained: Trained) -> Callable[[int, int], torch.Tensor]:
+    """(n, seed) -> n images of the run's generator as uint8 pixels."""
+
+    def generate(n: int, seed: int) -> torch.Tensor:
+        comps = trained.components
+        return as_uint8(
+            render(trained.generator, sample_latents(comps, n, seed), comps.value_range)
+        )
+
+    return generate
 
 
 def default_metric(name: str) -> Metric:

@@ -51,6 +51,11 @@ def render(
     return ((out - low) / (high - low)).clamp(0, 1)
 
 
+def as_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as the uint8 pixels datasets hold and encoders read."""
+    return (images * 255).round().to(torch.uint8)
+
+
 def save_grid(images: torch.Tensor, path: Path, nrow: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images, str(path), nrow=nrow, padding=2, pad_value=0.5)

@@ -22,7 +22,7 @@ import torch
 from disentangle.build import Components
 from disentangle.errors import DisentangleError
 from disentangle.evaluate import encoder
-from disentangle.figures import render, sample_latents
+from disentangle.figures import as_uint8, render, sample_latents
 from disentangle.run import Run, Trained
 from disentangle.training.loop import resolve_device
 
@@ -52,11 +52,6 @@ class Centrality:
     @property
     def chosen(self) -> str:
         return self.runs[max(range(len(self.runs)), key=self.centrality.__getitem__)]
-
-
-def as_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [0, 1] as the uint8 pixels an encoder reads."""
-    return (images * 255).round().to(torch.uint8)
 
 
 def group_latents(
