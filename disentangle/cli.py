@@ -495,10 +495,22 @@ def eval_(
     device: Annotated[
         str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
     ] = "cpu",
+    inception_weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="The Inception weights file (pt_inception-2015-12-05-6726825d.pth) for fid, "
+            "inception_score and kid; or set DISENTANGLE_INCEPTION_WEIGHTS."
+        ),
+    ] = None,
 ) -> None:
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
     with user_errors():
         from disentangle.evaluate import evaluate
+
+        if inception_weights is not None:
+            if not inception_weights.is_file():
+                raise DisentangleError(f"--inception-weights {inception_weights}: no such file")
+            os.environ["DISENTANGLE_INCEPTION_WEIGHTS"] = str(inception_weights)
 
         report = evaluate(
             run_or_checkpoint,

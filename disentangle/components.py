@@ -191,3 +191,7 @@ class Metric(ABC):
     @abstractmethod
     def __call__(self, ctx: EvalContext) -> dict[str, float]:
         """The scores, e.g. {"mig": 0.21}."""
+
+    def protocol(self, ctx: EvalContext) -> dict[str, Any]:
+        """How the last scores were measured, recorded in eval.json beside them (optional)."""
+        return {}

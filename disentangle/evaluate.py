@@ -105,11 +105,14 @@ def evaluate(
     scores: dict[str, dict[str, float]] = {}
     chances: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
+    protocols: dict[str, dict[str, Any]] = {}
     for name in metrics or host.metrics.names():
         metric = default_metric(name)
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
+            if metric.protocol(ctx):
+                protocols[name] = metric.protocol(ctx)
             if chance and metric.scores_representation:
                 chances[name] = _chance(metric, ctx)
         elif metrics:
@@ -131,6 +134,7 @@ def evaluate(
         "chance": chances,
         "codes": {name: vars(match) for name, match in matches.items()},
         "skipped": skipped,
+        **({"protocol": protocols} if protocols else {}),
     }
     for path in set(ctx.out_dir.iterdir()) - before:  # the metrics' own figures
         run.note(path)

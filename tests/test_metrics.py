@@ -50,6 +50,7 @@ from disentangle.plugins import ENV_VAR, PluginHost
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 METRICS = ["accuracy", "beta_vae", "dci", "dci_hist", "factor_vae", "mig", "modularity", "sap"]
+SAMPLE_QUALITY = ["fid", "inception_score", "kid"]  # tests/test_fidelity.py
 
 
 class Synthetic:
@@ -371,8 +372,8 @@ def build(host: PluginHost, name: str, **params: object) -> object:
 
 
 def test_registered_metrics_and_defaults(host: PluginHost) -> None:
-    assert host.metrics.names() == METRICS
-    assert {host.metrics.get(n).provider for n in METRICS} == {"disentangle-toolkit"}
+    assert host.metrics.names() == sorted(METRICS + SAMPLE_QUALITY)
+    assert {host.metrics.get(n).provider for n in host.metrics.names()} == {"disentangle-toolkit"}
     factor = host.metrics.get("factor_vae").params()
     assert (factor.batch, factor.train, factor.eval, factor.var_points, factor.prune) == (
         64,

@@ -1,8 +1,10 @@
-"""Disentanglement metrics (disentanglement_lib's definitions) and unsupervised accuracy."""
+"""Disentanglement metrics (disentanglement_lib's definitions), unsupervised accuracy, and
+sample quality (FID, Inception Score, KID through torch-fidelity)."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
+from disentangle_metrics.fidelity import FID, KID, FidelityParams, InceptionScore
 from disentangle_metrics.metrics import (
     DCI,
     MIG,
@@ -32,3 +34,6 @@ def register_metrics(register):
     register("factor_vae", FactorVAE, FactorVAEParams)
     register("beta_vae", BetaVAE, BetaVAEParams)
     register("modularity", Modularity, ModularityParams)
+    register("fid", FID, FidelityParams)
+    register("inception_score", InceptionScore, FidelityParams)
+    register("kid", KID, FidelityParams)
