@@ -27,6 +27,7 @@ EXPECTED = {
         "dsprites",
         "faces",
         "fashion_mnist",
+        "image_folder",
         "mnist",
         "procedural",
         "shapes3d",

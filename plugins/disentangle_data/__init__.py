@@ -8,6 +8,7 @@ from disentangle_data.chairs import Chairs, ChairsParams
 from disentangle_data.commands import add_data_commands
 from disentangle_data.dsprites import Dsprites, DspritesParams
 from disentangle_data.faces import Faces, FacesParams
+from disentangle_data.image_folder import ImageFolder, ImageFolderParams
 from disentangle_data.procedural import Procedural, ProceduralParams
 from disentangle_data.shapes3d import Shapes3d, Shapes3dParams
 from disentangle_data.svhn import Svhn, SvhnParams
@@ -25,6 +26,7 @@ def register_datasets(register):
     register("faces", Faces, FacesParams)
     register("dsprites", Dsprites, DspritesParams)
     register("shapes3d", Shapes3d, Shapes3dParams)
+    register("image_folder", ImageFolder, ImageFolderParams)
 
 
 @hookimpl
