@@ -22,8 +22,11 @@ EXPECTED = {
     "backbones": ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"],
     "estimators": ["infonce", "nwj", "variational"],
     "datasets": [
+        "cars",
         "celeba",
         "chairs",
+        "cub",
+        "dogs",
         "dsprites",
         "faces",
         "fashion_mnist",

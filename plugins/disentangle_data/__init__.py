@@ -8,6 +8,7 @@ from disentangle_data.chairs import Chairs, ChairsParams
 from disentangle_data.commands import add_data_commands
 from disentangle_data.dsprites import Dsprites, DspritesParams
 from disentangle_data.faces import Faces, FacesParams
+from disentangle_data.fine_grained import Cub, FineGrainedParams, StanfordCars, StanfordDogs
 from disentangle_data.image_folder import ImageFolder, ImageFolderParams
 from disentangle_data.procedural import Procedural, ProceduralParams
 from disentangle_data.shapes3d import Shapes3d, Shapes3dParams
@@ -27,6 +28,9 @@ def register_datasets(register):
     register("dsprites", Dsprites, DspritesParams)
     register("shapes3d", Shapes3d, Shapes3dParams)
     register("image_folder", ImageFolder, ImageFolderParams)
+    register("cub", Cub, FineGrainedParams)
+    register("cars", StanfordCars, FineGrainedParams)
+    register("dogs", StanfordDogs, FineGrainedParams)
 
 
 @hookimpl

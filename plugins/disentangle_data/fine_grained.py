@@ -1,0 +1,173 @@
+"""The fine-grained datasets of FineGAN's comparison (Singh et al., CVPR 2019), in their real
+layouts: CUB-200-2011 birds, Stanford Cars, Stanford Dogs. RGB, labelled by class.
+
+Each image is cropped around its bounding box as FineGAN's code (from StackGAN's) crops it: a
+square of side 1.5 × the box's longer side, centred on the box, clipped to the image. FineGAN
+then resizes to 76/64 of the training size and crops at random; a prepared cache is fixed, so
+here the crop is resized (bilinear) to 76/64 × `resolution` on its shorter side and its centre
+`resolution` × `resolution` kept, the random crop's expected position.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from abc import abstractmethod
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import Field
+from scipy.io import loadmat
+
+from disentangle import Dataset, ImageData
+from disentangle.errors import DatasetError
+from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
+from disentangle_data.images import Resolution, list_images, open_image
+
+#: a box as x, y (top left), width, height, in pixels
+Box = tuple[float, float, float, float]
+
+
+class FineGrainedParams(CachedParams):
+    root: str = Field("data", description="the folder holding the dataset's files (~ expanded)")
+    resolution: Resolution = Field(128, ge=8, description="image side in pixels (FineGAN: 128)")
+
+
+def box_crop(image: Image.Image, box: Box, resolution: int) -> torch.Tensor:
+    """FineGAN's crop around `box`, resized as the module says: uint8 [3, res, res]."""
+    x, y, w, h = box
+    r = int(max(w, h) * 0.75)
+    cx, cy = int((2 * x + w) / 2), int((2 * y + h) / 2)
+    crop = image.crop(
+        (max(0, cx - r), max(0, cy - r), min(image.width, cx + r), min(image.height, cy + r))
+    )
+    load = int(resolution * 76 / 64)
+    scale = load / min(crop.width, crop.height)
+    size = (max(load, round(crop.width * scale)), max(load, round(crop.height * scale)))
+    crop = crop.resize(size, Image.Resampling.BILINEAR)
+    left, top = (crop.width - resolution) // 2, (crop.height - resolution) // 2
+    pixels = np.array(crop.crop((left, top, left + resolution, top + resolution)))
+    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
+
+
+class FineGrained(Dataset):
+    """What the three share: the cache, the crop, the error naming the layout."""
+
+    name: str
+    layout: str
+
+    def __init__(self, spec: FineGrainedParams) -> None:
+        self.root = Path(spec.root).expanduser().absolute()
+        self.resolution, self.cache = spec.resolution, spec.cache
+        self.image_shape = (3, spec.resolution, spec.resolution)
+
+    def load(self) -> ImageData:
+        path = cache_file(self.root, self.name, "", f"r{self.resolution}") if self.cache else None
+        tensors = cached(path, self._build)
+        return ImageData(images=tensors["images"], labels=tensors["labels"])
+
+    def missing(self, what: str) -> DatasetError:
+        return DatasetError(f"{self.root}: {what}; {self.name} expects {self.layout}")
+
+    @abstractmethod
+    def entries(self) -> list[tuple[Path, Box, int]]:
+        """Each image's file, bounding box and class index."""
+
+    def _build(self) -> Tensors:
+        entries = self.entries()
+        images = [
+            box_crop(open_image(path, "RGB", path), box, self.resolution)
+            for path, box, _ in progress(entries, f"Preparing {self.name}")
+        ]
+        labels = torch.tensor([label for _, _, label in entries])
+        return {"images": torch.stack(images), "labels": labels}
+
+
+def numbered(path: Path, owner: DatasetError) -> dict[str, list[str]]:
+    """A CUB list file: `<image id> <values…>` per line, by image id."""
+    if not path.is_file():
+        raise owner
+    rows = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return {row[0]: row[1:] for row in rows}
+
+
+class Cub(FineGrained):
+    """CUB-200-2011: 11,788 birds of 200 species."""
+
+    name = "cub"
+    layout = (
+        "CUB_200_2011/ with images.txt, bounding_boxes.txt, image_class_labels.txt and "
+        "images/<class>/*.jpg (CUB_200_2011.tgz from the Caltech-UCSD Birds page)"
+    )
+
+    def entries(self) -> list[tuple[Path, Box, int]]:
+        base = self.root / "CUB_200_2011"
+        files = numbered(base / "images.txt", self.missing("no CUB_200_2011/images.txt"))
+        boxes = numbered(base / "bounding_boxes.txt", self.missing("no bounding_boxes.txt"))
+        classes = numbered(
+            base / "image_class_labels.txt", self.missing("no image_class_labels.txt")
+        )
+        out = []
+        for key, (relative,) in files.items():
+            x, y, w, h = map(float, boxes[key])
+            out.append((base / "images" / relative, (x, y, w, h), int(classes[key][0]) - 1))
+        return out
+
+
+class StanfordCars(FineGrained):
+    """Stanford Cars' training set: 8,144 cars of 196 models."""
+
+    name = "cars"
+    layout = (
+        "cars_train/*.jpg and the devkit's cars_train_annos.mat (in devkit/ or beside it), "
+        "from the Stanford Cars page"
+    )
+
+    def entries(self) -> list[tuple[Path, Box, int]]:
+        folders = (self.root / "devkit", self.root)
+        found = [p for p in folders if (p / "cars_train_annos.mat").is_file()]
+        if not found:
+            raise self.missing("no cars_train_annos.mat")
+        annotations = loadmat(found[0] / "cars_train_annos.mat")["annotations"].ravel()
+        out = []
+        for a in annotations:
+            corners = ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")
+            x1, y1, x2, y2 = (float(a[k].item()) for k in corners)
+            path = self.root / "cars_train" / str(a["fname"].item())
+            out.append((path, (x1, y1, x2 - x1, y2 - y1), int(a["class"].item()) - 1))
+        if not out:
+            raise self.missing("cars_train_annos.mat lists no image")
+        return out
+
+
+class StanfordDogs(FineGrained):
+    """Stanford Dogs: 20,580 dogs of 120 breeds (ImageNet's)."""
+
+    name = "dogs"
+    layout = (
+        "Images/<wnid>-<breed>/*.jpg and Annotation/<wnid>-<breed>/<image name> (the XML "
+        "boxes), from the Stanford Dogs page"
+    )
+
+    def entries(self) -> list[tuple[Path, Box, int]]:
+        breeds = sorted(p for p in (self.root / "Images").glob("*") if list_images(p))
+        if not breeds:
+            raise self.missing("no Images/<breed>/ folder of images")
+        out = []
+        for label, folder in enumerate(breeds):
+            for path in list_images(folder):
+                note = self.root / "Annotation" / folder.name / path.stem
+                out.append((path, self._box(note), label))
+        return out
+
+    def _box(self, note: Path) -> Box:
+        """The first object's box of an annotation file (VOC XML)."""
+        if not note.is_file():
+            raise self.missing(f"no annotation {note}")
+        box = ET.parse(note).find("object/bndbox")
+        if box is None:
+            raise DatasetError(f"{note}: no object/bndbox")
+        corners = ("xmin", "ymin", "xmax", "ymax")
+        x1, y1, x2, y2 = (float(box.findtext(k, "nan")) for k in corners)
+        return x1, y1, x2 - x1, y2 - y1
