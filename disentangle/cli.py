@@ -548,12 +548,16 @@ def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
     output: Annotated[Path, typer.Option("--out", help="PNG path.")] = Path("mi-compare.png"),
 ) -> None:
-    """Plot the L_I curves of several runs together, against H(c) (paper Figure 1)."""
+    """Plot the L_I curves of several runs together, against H(c) (paper Figure 1), and print
+    their final L_I and eval.json scores side by side (as `disentangle table`)."""
     with user_errors():
         from disentangle.plots import mi_curves
         from disentangle.run import load_run
+        from disentangle.table import sweep_table
 
-        out.print(f"wrote {mi_curves([load_run(r) for r in runs], output)}")
+        loaded = [load_run(r) for r in runs]
+        out.print(f"wrote {mi_curves(loaded, output)}")
+        show_sweep_table(sweep_table(loaded))
 
 
 @app.command()

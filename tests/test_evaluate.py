@@ -95,6 +95,7 @@ def test_compare_plots_runs_together(
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == PNG
+    assert "codes[0].lambda" in result.output and "L_I" in result.output  # the table of both
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
