@@ -3,6 +3,7 @@ another or at once; and the table of a sweep's runs, grouped by the values that 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -68,13 +69,26 @@ def point_label(overrides: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", "-".join(parts))
 
 
+#: the longest grid point name: a run name is at most 64 characters, and "-seedN" may follow
+MAX_POINT_NAME = 49
+
+
+def point_name(base: str, overrides: list[str]) -> str:
+    """`NAME-LABEL`, or NAME and a hash of the label when that would be too long."""
+    name = f"{base}-{point_label(overrides)}"
+    if len(name) <= MAX_POINT_NAME:
+        return name
+    digest = hashlib.sha1(point_label(overrides).encode()).hexdigest()[:10]
+    return f"{base[: MAX_POINT_NAME - 11]}-{digest}"
+
+
 def grid_recipes(data: dict[str, Any], axes: list[tuple[str, list[str]]]) -> list[Any]:
     """The validated recipe of every grid point, named after its values."""
     recipes = []
     for overrides in grid_points(axes):
         point = to_data(validate_recipe(data))
         apply_overrides(point, overrides)
-        point["name"] = f"{data['name']}-{point_label(overrides)}"
+        point["name"] = point_name(data["name"], overrides)
         recipes.append(validate_recipe(point, f"--grid {' '.join(overrides)}"))
     return recipes
 

@@ -19,15 +19,15 @@ NOT_SWEPT = {"name", "description", "train.seed"}
 
 
 def flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested tables and arrays as `a.b[1].c` keys."""
+    """Nested tables and arrays as `a.b[1].c` keys; a list of plain values stays one value, a
+    tuple (hashable: the groups are keyed by the values)."""
     if isinstance(data, dict):
-        return {
-            k: v for key, value in data.items() for k, v in flat(value, f"{prefix}{key}.").items()
-        }
-    if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
-        items = enumerate(data)
-        return {k: v for i, value in items for k, v in flat(value, f"{prefix[:-1]}[{i}].").items()}
-    return {prefix[:-1]: data}
+        parts = [flat(value, f"{prefix}{key}.") for key, value in data.items()]
+    elif isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
+        parts = [flat(value, f"{prefix[:-1]}[{i}].") for i, value in enumerate(data)]
+    else:
+        return {prefix[:-1]: tuple(data) if isinstance(data, list) else data}
+    return {k: v for part in parts for k, v in part.items()}
 
 
 def scores(run: Run, metrics: list[str] | None) -> dict[str, float]:

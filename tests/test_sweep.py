@@ -13,8 +13,8 @@ from test_cli import assert_clean_failure, invoke
 
 from disentangle.errors import DisentangleError
 from disentangle.run import load_run
-from disentangle.sweep import grid_points, parse_grid, point_label
-from disentangle.table import sweep_table
+from disentangle.sweep import MAX_POINT_NAME, grid_points, parse_grid, point_label, point_name
+from disentangle.table import flat, sweep_table
 
 
 def test_a_grid_is_the_product_of_its_axes() -> None:
@@ -23,6 +23,15 @@ def test_a_grid_is_the_product_of_its_axes() -> None:
     points = grid_points(axes)
     assert len(points) == 4 and points[1] == ["optim.lr_g=1e-3", "codes[1].lambda=1"]
     assert point_label(points[1]) == "optim.lr_g_1e-3-codes.1.lambda_1"
+    assert point_name("mnist", points[1]) == "mnist-optim.lr_g_1e-3-codes.1.lambda_1"
+    long = point_name("mnist", [*points[1], "images.traversal_range=[-2.0, 2.0]"])
+    assert len(long) <= MAX_POINT_NAME and long.startswith("mnist-")
+    assert long != point_name("mnist", [*points[0], "images.traversal_range=[-2.0, 2.0]"])
+
+
+def test_recipes_flatten_to_hashable_key_paths() -> None:
+    data = {"codes": [{"k": 3}], "images": {"traversal_range": [-1.0, 1.0]}, "name": "x"}
+    assert flat(data) == {"codes[0].k": 3, "images.traversal_range": (-1.0, 1.0), "name": "x"}
 
 
 @pytest.mark.parametrize(
