@@ -111,8 +111,9 @@ def evaluate(
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
-            if metric.protocol(ctx):
-                protocols[name] = metric.protocol(ctx)
+            protocol = metric.protocol(ctx)
+            if protocol:
+                protocols[name] = protocol
             if chance and metric.scores_representation:
                 chances[name] = _chance(metric, ctx)
         elif metrics:

@@ -20,6 +20,12 @@ def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
+def latent_columns(comps: Components, code: int) -> slice:
+    """Where code `code` sits in the latent vector (noise first, then the codes in order)."""
+    start = comps.noise.dim + sum(c.dim for c in comps.codes[:code])
+    return slice(start, start + comps.codes[code].dim)
+
+
 def traversal_latents(
     comps: Components, code: int, rows: int, steps: int, span: tuple[float, float], seed: int
 ) -> tuple[torch.Tensor, int]:
@@ -30,10 +36,9 @@ def traversal_latents(
     """
     base = sample_latents(comps, rows, seed)
     values = comps.codes[code].traversal(steps, span)
-    start = comps.noise.dim + sum(c.dim for c in comps.codes[:code])
     cols = values.shape[0]
     latents = base.repeat_interleave(cols, dim=0)
-    latents[:, start : start + values.shape[1]] = values.repeat(rows, 1)
+    latents[:, latent_columns(comps, code)] = values.repeat(rows, 1)
     return latents, cols
 
 

@@ -22,7 +22,7 @@ import torch
 from disentangle.build import Components
 from disentangle.errors import DisentangleError
 from disentangle.evaluate import encoder
-from disentangle.figures import as_uint8, render, sample_latents
+from disentangle.figures import as_uint8, latent_columns, render, sample_latents
 from disentangle.run import Run, Trained
 from disentangle.training.loop import resolve_device
 
@@ -61,14 +61,10 @@ def group_latents(
     at its first row's value, and the fixed code of each group."""
     if not comps.codes:
         raise DisentangleError("a run without codes cannot be a teacher: it has nothing to fix")
-    starts, width = [], comps.noise.dim
-    for code in comps.codes:
-        starts.append(width)
-        width += code.dim
     latents = sample_latents(comps, groups * group_size, seed).view(groups, group_size, -1)
     labels = torch.arange(groups) % len(comps.codes)
     for k, label in enumerate(labels.tolist()):
-        columns = slice(starts[label], starts[label] + comps.codes[label].dim)
+        columns = latent_columns(comps, label)
         latents[k, :, columns] = latents[k, 0, columns]
     return latents, labels
 

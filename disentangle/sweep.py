@@ -75,10 +75,11 @@ MAX_POINT_NAME = 49
 
 def point_name(base: str, overrides: list[str]) -> str:
     """`NAME-LABEL`, or NAME and a hash of the label when that would be too long."""
-    name = f"{base}-{point_label(overrides)}"
+    label = point_label(overrides)
+    name = f"{base}-{label}"
     if len(name) <= MAX_POINT_NAME:
         return name
-    digest = hashlib.sha1(point_label(overrides).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(label.encode()).hexdigest()[:10]
     return f"{base[: MAX_POINT_NAME - 11]}-{digest}"
 
 

@@ -60,6 +60,12 @@ def missing_weights() -> str | None:
 
 
 @cache
+def sha256(path: Path) -> str:
+    """The weights file's digest, read once per file (it is about 100 MB)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
 def extractor(path: Path) -> Any:
     """torch-fidelity's Inception v3 with the weights of `path`, read safely first."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -168,7 +174,7 @@ class Fidelity(Metric):
             "generated_images": self.counts[1],
             "resize": "bilinear to 299×299, TensorFlow 1.x compatible (torch-fidelity)",
             "weights": path.name,
-            "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "weights_sha256": sha256(path),
             "reference": "the run's dataset (its test split where it has one)",
         }
 
