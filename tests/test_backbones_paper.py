@@ -11,6 +11,7 @@ import pytest
 import torch
 from disentangle_dcgan import layers as dcgan_layers
 from torch import nn
+from torch.nn.utils import parametrize
 
 from disentangle import Backbone, Discriminator
 from disentangle.plugins import host
@@ -398,3 +399,22 @@ def test_stride_one_layers_keep_the_size(bn: bool) -> None:
     up = nn.Sequential(*dcgan_layers.upconv(8, 4, bn=bn, stride=1))
     down = nn.Sequential(*dcgan_layers.conv(8, 4, SLOPE, bn=bn, stride=1))
     assert up(x).shape == down(x).shape == (2, 4, 8, 8)
+
+
+@pytest.mark.parametrize("name", ("mnist", *NAMES))
+def test_spectral_norm_param_normalises_every_layer_of_d_and_q_only(name: str) -> None:
+    latent, q_dim = LATENT.get(name, 74), Q_DIM.get(name, 12)
+    plain = backbone(name, width=0.25)
+    assert plain.spec.spectral_norm is False  # the paper's networks have none
+    assert not any(parametrize.is_parametrized(m) for m in plain.discriminator(q_dim).modules())
+    normed = backbone(name, width=0.25, spectral_norm=True)
+    d, g = normed.discriminator(q_dim), normed.generator(latent)
+    weighted = [m for m in d.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert weighted and all(parametrize.is_parametrized(m, "weight") for m in weighted)
+    assert not any(parametrize.is_parametrized(m) for m in g.modules())
+    d.train()
+    for _ in range(20):  # power iterations converge on the largest singular value
+        d(torch.rand(2, *normed.image_shape))
+    with torch.no_grad():
+        norms = [torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() for m in weighted]
+    assert norms == pytest.approx([1.0] * len(weighted), rel=0.05)

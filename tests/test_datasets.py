@@ -231,3 +231,20 @@ def test_sample_factors_and_render_checks() -> None:
         ds.render(torch.tensor([[3, 0, 0, 0, 0]]))
     with pytest.raises(ValueError, match=r"\[n, 5\]"):
         ds.render(torch.zeros(2, 4, dtype=torch.int64))
+
+
+def test_supersampling_draws_each_pixels_coverage() -> None:
+    grid = {"resolution": 28, "orientations": 3, "rotation": 60, "positions_x": 1, "positions_y": 1}
+    binary = dataset("procedural", **grid).load().images
+    assert set(binary.unique().tolist()) == {0, 255}
+    k = 4
+    smooth = dataset("procedural", supersample=k, **grid)
+    images = smooth.load().images
+    assert torch.equal(smooth.render(smooth.factors()), images)
+    # the same shapes drawn binary at k× the resolution, each k×k block averaged
+    fine = dataset("procedural", **{**grid, "resolution": 28 * k}).load().images.double()
+    coverage = torch.nn.functional.avg_pool2d(fine / 255, k)
+    assert torch.equal(images, (coverage * 255).round().to(torch.uint8))
+    levels = images.unique()
+    assert len(levels) > 2 and levels.min() == 0 and levels.max() == 255
+    assert (images.double().mean() - binary.double().mean()).abs() < 0.05 * binary.double().mean()

@@ -49,6 +49,13 @@ class ProceduralParams(Params):
     )
     positions_x: Steps = Field(32, ge=1, description="horizontal position steps, left to right")
     positions_y: Steps = Field(32, ge=1, description="vertical position steps, top to bottom")
+    supersample: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="each pixel is the mean of k×k samples inside it (anti-aliased grey "
+        "edges); 1 draws binary images, as dSprites",
+    )
     size: int | None = Field(
         None, ge=1, description="images drawn from the factor grid; none: the whole grid"
     )
@@ -79,7 +86,8 @@ def _steps(lo: float, hi: float, n: int) -> list[float]:
 
 
 class Procedural(GroundTruthDataset):
-    """Binary sprites (square, ellipse, heart) rendered from factor indices, no files."""
+    """Sprites (square, ellipse, heart) rendered from factor indices, no files: binary, or
+    anti-aliased by supersampling."""
 
     factor_names = FACTOR_NAMES
 
@@ -106,7 +114,8 @@ class Procedural(GroundTruthDataset):
         self._inv_radius = torch.tensor([1 / r for r in radii], dtype=torch.float32)
         self._x = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_x))
         self._y = torch.tensor(_steps(spec.radius, 1 - spec.radius, spec.positions_y))
-        self._pixels = (torch.arange(res, dtype=torch.float32) + 0.5) / res
+        self.supersample = k = spec.supersample
+        self._pixels = (torch.arange(res * k, dtype=torch.float32) + 0.5) / (res * k)
 
     def factors(self) -> torch.Tensor:
         """The factor indices of the images `load` returns, int64 [N, 5], in grid order."""
@@ -136,19 +145,22 @@ class Procedural(GroundTruthDataset):
         return sample_grid(self.factor_sizes, n, generator)
 
     def render(self, factors: torch.Tensor) -> torch.Tensor:
-        """Draw the images of factor-index rows [n, 5] as uint8 {0, 255}, [n, 1, res, res]."""
+        """Draw the images of factor-index rows [n, 5] as uint8 [n, 1, res, res]: {0, 255}, or
+        coverage × 255 rounded with `supersample` > 1."""
         factors = checked_factors(factors, self.factor_sizes)
         res = self.resolution
         images = torch.empty(len(factors), 1, res, res, dtype=torch.uint8)
-        chunk = max(1, CHUNK_PIXELS // (res * res))
+        chunk = max(1, CHUNK_PIXELS // (res * res * self.supersample**2))
         for start in range(0, len(factors), chunk):
             images[start : start + chunk, 0] = self._draw(factors[start : start + chunk])
         return images
 
     def _draw(self, factors: torch.Tensor) -> torch.Tensor:
-        """Binary masks [n, res, res] for one chunk, each pixel tested in its shape's frame."""
+        """uint8 images [n, res, res] for one chunk: each sample point tested in its shape's
+        frame, then the k×k samples of each pixel averaged."""
         shape, scale, angle, pos_x, pos_y = factors.unbind(dim=1)
-        inside = torch.empty(len(factors), self.resolution, self.resolution, dtype=torch.bool)
+        side = len(self._pixels)
+        inside = torch.empty(len(factors), side, side, dtype=torch.bool)
         for kind, (test, zoom, lift) in enumerate(SHAPES):
             rows = (shape == kind).nonzero().flatten()
             if len(rows) == 0:
@@ -161,7 +173,12 @@ class Procedural(GroundTruthDataset):
             # rotate the offsets by -angle (the shape turns counter-clockwise); each sum is
             # [m, 1, res] + [m, res, 1], the only full-size products before the test
             inside[rows] = test(cos * dx + sin * dy, (cos * dy + lift) - sin * dx)
-        return inside.to(torch.uint8).mul_(255)
+        k = self.supersample
+        if k == 1:
+            return inside.to(torch.uint8).mul_(255)
+        res = self.resolution
+        covered = inside.view(len(factors), res, k, res, k).sum(dim=(2, 4), dtype=torch.int32)
+        return (covered * 255 + k * k // 2).div_(k * k, rounding_mode="floor").to(torch.uint8)
 
 
 def _square(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -73,4 +73,4 @@ class ChairsBackbone(Backbone):
             nn.Flatten(),
             *fc(8 * 8 * self.c3, self.hidden, nn.LeakyReLU(slope)),
         )
-        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)
+        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, self.spec)

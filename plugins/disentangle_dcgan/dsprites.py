@@ -18,10 +18,17 @@ from __future__ import annotations
 
 from pydantic import Field
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from disentangle import Backbone, Discriminator
-from disentangle_dcgan.layers import OUTPUT_RANGE, DcganParams, Output, conv, image_out, scaled
+from disentangle_dcgan.layers import (
+    OUTPUT_RANGE,
+    DcganParams,
+    Output,
+    conv,
+    image_out,
+    scaled,
+    spectrally_normed,
+)
 
 STD = 0.02
 
@@ -33,8 +40,8 @@ class DspritesParams(DcganParams):
     )
     spectral_norm: bool = Field(
         False,
-        description="spectral normalisation on every layer of D and Q, trunk and heads "
-        "(InfoGAN-CR: true)",
+        description="spectral normalisation on every conv and linear layer of D and Q, trunk "
+        "and heads (InfoGAN-CR: true)",
     )
 
 
@@ -62,15 +69,6 @@ def init_weights(module: nn.Module) -> nn.Module:
             continue
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    return module
-
-
-def spectrally_normed(module: nn.Module) -> nn.Module:
-    """Every conv and linear weight of `module` divided by its largest singular value, estimated
-    by one power iteration per forward pass in training mode."""
-    for m in list(module.modules()):
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            spectral_norm(m)
     return module
 
 

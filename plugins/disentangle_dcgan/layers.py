@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from disentangle import Discriminator, Params
 from disentangle.bounds import at_most
@@ -25,6 +26,11 @@ class DcganParams(Params):
         float, at_most(4, "every layer would be over 4× the paper's: it would not fit in memory")
     ] = Field(1.0, gt=0, description="multiplies every layer's width (1 = the paper)")
     leaky_slope: float = Field(0.1, ge=0, lt=1, description="leaky-ReLU slope of D (paper: 0.1)")
+    spectral_norm: bool = Field(
+        False,
+        description="spectral normalisation on every conv and linear layer of D and Q, trunk "
+        "and heads (not the paper's; InfoGAN-CR's)",
+    )
 
 
 def scaled(channels: int, width: float) -> int:
@@ -76,12 +82,22 @@ def image_out(c_in: int, channels: int, kind: Output) -> list[nn.Module]:
 
 
 def with_heads(
-    trunk: nn.Module, features: int, q_hidden: int, q_dim: int, slope: float
+    trunk: nn.Module, features: int, q_hidden: int, q_dim: int, spec: DcganParams
 ) -> Discriminator:
-    """D's logit head and Q's head on one trunk of `features` outputs, initialised."""
-    return init_weights(
-        Discriminator(trunk, nn.Linear(features, 1), q_head(features, q_hidden, q_dim, slope))
-    )
+    """D's logit head and Q's head on one trunk of `features` outputs, initialised, and
+    spectrally normalised if `spec` asks."""
+    heads = q_head(features, q_hidden, q_dim, spec.leaky_slope)
+    d = init_weights(Discriminator(trunk, nn.Linear(features, 1), heads))
+    return spectrally_normed(d) if spec.spectral_norm else d
+
+
+def spectrally_normed(module: nn.Module) -> nn.Module:
+    """Every conv and linear weight of `module` divided by its largest singular value, estimated
+    by one power iteration per forward pass in training mode."""
+    for m in list(module.modules()):
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            spectral_norm(m)
+    return module
 
 
 def init_weights(module: nn.Module) -> nn.Module:

@@ -63,4 +63,4 @@ class MnistBackbone(Backbone):
             nn.Flatten(),
             *fc(self.side * self.side * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
-        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, slope)
+        return with_heads(trunk, self.hidden, self.q_hidden, q_dim, self.spec)

@@ -63,4 +63,4 @@ class SvhnBackbone(Backbone):
             *conv(self.c2, self.c3, slope, bn=True),
             nn.Flatten(),
         )
-        return with_heads(trunk, features, self.q_hidden, q_dim, slope)
+        return with_heads(trunk, features, self.q_hidden, q_dim, self.spec)
