@@ -180,7 +180,7 @@ def iterations_per_s(t: Trainer, start: int, iterations: int) -> float:
     """Run `iterations` training iterations (D/Q step then G step) and time them."""
     began = time.perf_counter()
     for i in range(start, start + iterations):
-        t.step(t.batches.batch(i))
+        t.method.step(t.batches.batch(i))
     synchronize(t.device)
     return iterations / (time.perf_counter() - began)
 
@@ -194,7 +194,7 @@ def iteration_flops(recipe: BaseModel) -> int:
     """FLOPs of one iteration, D step + G step, forward and backward (optimisers not counted)."""
     t = trainer(recipe)
     with FlopCounterMode(display=False) as counter:
-        t.step(t.batches.batch(0))
+        t.method.step(t.batches.batch(0))
     return counter.get_total_flops()
 
 

@@ -15,6 +15,8 @@ from disentangle.registry import Params
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Method": "disentangle.method",
+    "MethodSetup": "disentangle.method",
     "LatentCode": "disentangle.components",
     "Backbone": "disentangle.components",
     "Dataset": "disentangle.components",
@@ -34,7 +36,7 @@ _LAZY = {
     "Published": "disentangle.literature",
     "published": "disentangle.literature",
 }
-_REGISTRIES = ("codes", "backbones", "datasets", "estimators", "metrics")
+_REGISTRIES = ("methods", "codes", "backbones", "datasets", "estimators", "metrics")
 
 __all__ = ["Params", "__version__", "hookimpl", *_LAZY, *_REGISTRIES]
 

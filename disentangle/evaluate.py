@@ -20,7 +20,7 @@ from disentangle.codemap import FactorMatch, factor_matches
 from disentangle.components import Dataset, EvalContext, Metric
 from disentangle.errors import DisentangleError, RecipeError
 from disentangle.figures import as_uint8, render, sample_latents, traversal_sheet
-from disentangle.plots import mi_curves
+from disentangle.plots import logs_mi, mi_curves
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
 from disentangle.run import Run, Trained, load_run
@@ -29,23 +29,21 @@ from disentangle.training.loop import resolve_device
 
 
 def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """uint8 images -> Q's posterior per code (probabilities or means), concatenated."""
-    d = in_place_activations(trained.discriminator.to(device).eval())
-    codes = trained.components.codes
-    splits = [c.q_dim for c in codes]
+    """uint8 images -> the method's representation (InfoGAN: Q's posterior per code,
+    probabilities or means, concatenated)."""
+    method = trained.method
+    for module in method.networks.values():
+        in_place_activations(module.to(device).eval())
+    value_range = trained.components.value_range
 
     @torch.no_grad()
     def encode(images: torch.Tensor) -> torch.Tensor:
-        out = []
-        for chunk in images.split(512):
-            _, q = d(scale_images(chunk.to(device), trained.components.value_range))
-            parts = torch.split(q.float(), splits, dim=1)
-            out.append(
-                torch.cat(
-                    [c.representation(p) for c, p in zip(codes, parts, strict=True)], dim=1
-                ).cpu()
-            )
-        return torch.cat(out)
+        return torch.cat(
+            [
+                method.encode(scale_images(chunk.to(device), value_range)).cpu()
+                for chunk in images.split(512)
+            ]
+        )
 
     return encode
 
@@ -120,7 +118,7 @@ def evaluate(
             raise DisentangleError(f"metric {name!r} does not apply to {run.path}: {reason}")
         else:
             skipped[name] = reason
-    if run.metrics():
+    if logs_mi(run):
         mi_curves([run], run.note(ctx.out_dir / "mi-curve.png"))
     matches = factor_matches(ctx)
     if matches:

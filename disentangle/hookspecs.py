@@ -15,6 +15,11 @@ hookimpl = pluggy.HookimplMarker("disentangle")
 
 
 @hookspec
+def register_methods(register):
+    """Register training methods: factory(spec, setup: MethodSetup) -> Method."""
+
+
+@hookspec
 def register_codes(register):
     """Register latent-code distributions: factory(spec) -> LatentCode."""
 

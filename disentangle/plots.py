@@ -8,6 +8,12 @@ from disentangle.errors import DisentangleError
 from disentangle.run import Run
 
 
+def logs_mi(run: Run) -> bool:
+    """Whether the run's metrics.jsonl holds L_I per code (an InfoGAN-style method's)."""
+    records = run.metrics()
+    return bool(records) and bool(records[0].get("mi"))
+
+
 def mi_curves(runs: list[Run], path: Path, labels: list[str] | None = None) -> Path:
     """One panel per code: L_I over iterations for each run, and the most L_I can reach.
 
@@ -25,6 +31,8 @@ def mi_curves(runs: list[Run], path: Path, labels: list[str] | None = None) -> P
     for run, records in logs:
         if not records:
             raise DisentangleError(f"{run.metrics_path}: no metrics logged yet")
+        if not logs_mi(run):
+            raise DisentangleError(f"{run.metrics_path}: no L_I logged (its method logs none)")
     codes = list(logs[0][1][0]["mi"])
     fig, axes = plt.subplots(1, len(codes), figsize=(4.2 * len(codes), 3.4), squeeze=False)
     for i, code in enumerate(codes):

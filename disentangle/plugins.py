@@ -42,11 +42,12 @@ class LoadedPlugin:
 
 
 class PluginHost:
-    """Owns the pluggy manager and the five registries; loads plugins once, on first use."""
+    """Owns the pluggy manager and the six registries; loads plugins once, on first use."""
 
     def __init__(self) -> None:
         self.manager = pluggy.PluginManager(GROUP)
         self.manager.add_hookspecs(hookspecs)
+        self.methods: Registry[Any] = Registry("method", self.load)
         self.codes: Registry[Any] = Registry("latent code", self.load)
         self.backbones: Registry[Any] = Registry("backbone", self.load)
         self.datasets: Registry[Any] = Registry("dataset", self.load)
@@ -63,6 +64,7 @@ class PluginHost:
     @property
     def registries(self) -> dict[str, Registry[Any]]:
         return {
+            "methods": self.methods,
             "codes": self.codes,
             "backbones": self.backbones,
             "datasets": self.datasets,

@@ -154,6 +154,10 @@ def recipe_model() -> type[BaseModel]:
             Field("run", description="run name, the default output folder runs/NAME"),
         ),
         "description": (str, ""),
+        "method": (
+            _union(host.methods, None),
+            Field({"type": "infogan"}, validate_default=True),
+        ),
         "noise": (_union(host.codes, None), ...),
         "codes": (list[_union(host.codes, CodeFields)], []),  # type: ignore[misc]
         "backbone": (_union(host.backbones, BackboneFields), ...),
@@ -172,6 +176,7 @@ def recipe_model() -> type[BaseModel]:
 
 # which registry a top-level key's `type` names, for unknown-name suggestions
 _REGISTRY_OF = {
+    "method": "methods",
     "noise": "codes",
     "codes": "codes",
     "backbone": "backbones",

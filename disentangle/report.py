@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from disentangle.errors import DisentangleError
 from disentangle.literature import published
-from disentangle.plots import mi_curves
+from disentangle.plots import logs_mi, mi_curves
 from disentangle.recipe import to_data
 from disentangle.run import Run
 
@@ -164,7 +164,7 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
         target = out.with_name(f"{out.stem}-traversals.png")
         shutil.copyfile(sheet, target)
         lines += [f"## Traversals ({runs[0].path})", "", f"![traversals]({target.name})", ""]
-    if all(run.metrics() for run in runs):
+    if all(logs_mi(run) for run in runs):
         curve = mi_curves(runs, out.with_name(f"{out.stem}-mi.png"))
         lines += ["## L_I per code", "", f"![L_I curves]({curve.name})", ""]
     data = json.dumps(to_data(recipe), indent=1)

@@ -1,4 +1,4 @@
-"""A run folder: its recipe, metrics, checkpoints and images, and the trained generator."""
+"""A run folder: its recipe, metrics, checkpoints and images, and the trained method."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from disentangle.build import Components, build_components
 from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta, write_text_atomic
 from disentangle.errors import CheckpointError, RunDirError, warn
 from disentangle.figures import render, sample_latents, traversal_latents
+from disentangle.method import Method, MethodSetup
+from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 
 #: the file that lists what the toolkit wrote into a run folder
@@ -22,13 +24,18 @@ MANIFEST = "manifest.json"
 
 @dataclass
 class Trained:
-    """A generator rebuilt from a checkpoint, with what is needed to drive it."""
+    """A method's networks rebuilt from a checkpoint (in eval mode), with what is needed to
+    drive them."""
 
-    generator: torch.nn.Module
-    discriminator: torch.nn.Module
+    method: Method
     components: Components
     recipe: Any
     iteration: int
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        """The decoder: latent vectors -> images (G for a GAN)."""
+        return self.method.decoder()
 
 
 class Run:
@@ -189,31 +196,27 @@ class Run:
             if not _is_record(record):
                 raise RunDirError(
                     f"{self.metrics_path}, line {number}: not a metrics record "
-                    "(an object with an integer iteration, mi and entropy)"
+                    "(an object with an integer iteration; mi, entropy and ceiling tables)"
                 )
             records.append(record)
         return records
 
     def load(self, checkpoint: str | Path | None = None, device: str = "cpu") -> Trained:
-        """Rebuild G and D/Q from a checkpoint (the latest by default)."""
+        """Rebuild the method's networks from a checkpoint (the latest by default)."""
         sidecar = Path(checkpoint or self.checkpoint or self.latest_checkpoint())
         state, meta = load_checkpoint(sidecar)
         recipe = validate_recipe(meta["recipe"], str(sidecar))
         comps = build_components(recipe)
-        generator = comps.backbone.generator(comps.latent_dim)
-        discriminator = comps.backbone.discriminator(comps.q_dim)
+        where = torch.device(device)
+        setup = MethodSetup(recipe, comps, where, torch.Generator(where))
+        method: Method = host.methods.build(recipe.method, setup)
         try:
-            generator.load_state_dict(state["generator"])
-            discriminator.load_state_dict(state["discriminator"])
+            for part, module in method.networks.items():
+                module.load_state_dict(state[part])
+                module.eval()
         except (RuntimeError, KeyError, TypeError, AttributeError, ValueError) as exc:
             raise CheckpointError(f"{sidecar}: weights do not fit the recipe ({exc})") from None
-        return Trained(
-            generator.to(device).eval(),
-            discriminator.to(device).eval(),
-            comps,
-            recipe,
-            meta["iteration"],
-        )
+        return Trained(method, comps, recipe, meta["iteration"])
 
     def sample(self, n: int = 100, seed: int = 0, trained: Trained | None = None) -> torch.Tensor:
         """`n` generated images in [0, 1]."""
@@ -237,11 +240,12 @@ class Run:
 
 
 def _is_record(record: Any) -> bool:
+    """An object with an integer iteration; its per-code tables (InfoGAN's mi, entropy and
+    ceiling), where the method logs them, are objects."""
     return (
         isinstance(record, dict)
         and type(record.get("iteration")) is int
-        and isinstance(record.get("mi"), dict)
-        and isinstance(record.get("entropy"), dict)
+        and all(isinstance(record[k], dict) for k in ("mi", "entropy", "ceiling") if k in record)
     )
 
 

@@ -107,7 +107,7 @@ def seed_folder(recipe: Any, seed: int, out: Path | None) -> Path:
 def final_mi(run: Run) -> dict[str, float]:
     """L_I per code at the last logged iteration."""
     records = run.metrics()
-    return records[-1]["mi"] if records else {}
+    return records[-1].get("mi", {}) if records else {}
 
 
 def seeds_plan(recipe: Any, seeds: list[int], out: Path | None) -> list[tuple[Any, Path]]:

@@ -17,8 +17,8 @@ out.mkdir(parents=True, exist_ok=True)
 trainer = Trainer(load_recipe(recipe_path, sys.argv[3:]), Run(out))
 trainer.fit(show_progress=False)
 weights = {
-    **{f"g.{k}": v for k, v in trainer.models.generator.state_dict().items()},
-    **{f"d.{k}": v for k, v in trainer.models.discriminator.named_parameters()},
+    **{f"g.{k}": v for k, v in trainer.method.networks["generator"].state_dict().items()},
+    **{f"d.{k}": v for k, v in trainer.method.networks["discriminator"].named_parameters()},
 }
 save_file(
     {k: v.detach().contiguous() for k, v in weights.items()},

@@ -17,11 +17,13 @@ import typer
 from disentangle import hookspecs
 from disentangle.cli import add_plugin_commands, app
 from disentangle.components import Backbone, Dataset, LatentCode, Metric, MIEstimator
+from disentangle.method import Method
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = (ROOT / "docs" / "hooks.md").read_text()
 #: the interface each hook's section documents in its table
 INTERFACES = {
+    "register_methods": Method,
     "register_codes": LatentCode,
     "register_backbones": Backbone,
     "register_datasets": Dataset,
@@ -203,5 +205,13 @@ def test_the_tutorial_code_is_the_example_plugin_code() -> None:
             if name in real:
                 same_code(shown, real[name], name)
                 checked.add(name)
-    expected = {"Bernoulli", "BernoulliParams", "TinyMlp", "register_codes", "register_backbones"}
+    expected = {
+        "Bernoulli",
+        "BernoulliParams",
+        "TinyMlp",
+        "Autoencoder",
+        "register_methods",
+        "register_codes",
+        "register_backbones",
+    }
     assert checked == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from disentangle.checkpoint import load_checkpoint
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "docs" / "example-plugin"
 
@@ -92,6 +95,7 @@ def test_plugins_lists_the_example_components(plugin_env: dict[str, str], tmp_pa
     rows = [line.split("│") for line in lines]
     components = {row[2].strip(): row[4].strip() for row in rows if len(row) == 6}
     assert components["bernoulli"] == components["tiny_mlp"] == "example", result.stdout
+    assert components["autoencoder"] == "example", result.stdout
 
 
 def test_recipe_with_the_example_components_trains(
@@ -104,6 +108,34 @@ def test_recipe_with_the_example_components_trains(
     assert result.returncode == 0, result.stdout + result.stderr
     assert (out / "metrics.jsonl").is_file()
     assert list((out / "checkpoints").glob("*.safetensors"))
+
+
+def test_the_example_method_trains_resumes_and_evaluates(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A third-party method on the core's loop: its own networks, optimizer and logged loss go
+    through metrics.jsonl and the checkpoints; a resume continues it; eval scores its encoder."""
+    recipe = tmp_path / "autoencoder.toml"
+    recipe.write_text(RECIPE + '[method]\ntype = "autoencoder"\nlr = 3e-3\n')
+    out = tmp_path / "run"
+    result = disentangle(["run", str(recipe), "--out", str(out), "--quiet"], plugin_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [2, 4]
+    assert all(r["loss_reconstruction"] > 0 and "mi" not in r for r in records)
+    sidecar = sorted((out / "checkpoints").glob("*.json"))[-1]
+    state, _ = load_checkpoint(sidecar)
+    assert set(state) == {"decoder", "encoder", "opt", "rng"}
+    more = ["run", "--resume", str(out), "--set", "train.iterations=6", "--quiet"]
+    result = disentangle(more, plugin_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [2, 4, 6]
+    scores = ["eval", str(out), "--metric", "factor_vae", "--fast"]
+    result = disentangle(scores, plugin_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    score = json.loads((out / "eval.json").read_text())["metrics"]["factor_vae"]["factor_vae"]
+    assert 0 <= score <= 1
 
 
 def test_recipe_fails_validation_without_the_plugin(

@@ -491,3 +491,13 @@ def test_metrics_say_why_they_do_not_apply(host: PluginHost, context: EvalContex
     not_rendered = EvalContext(**{**vars(context), "dataset": SimpleNamespace(factor_sizes=(3, 4))})
     for name in METRICS[1:]:
         assert build(host, name).applies(not_rendered) == NEEDS_GROUND_TRUTH
+
+
+def test_mig_needs_two_latents(host: PluginHost, context: EvalContext) -> None:
+    """The gap is between a factor's two most informative latents: one latent has none (a
+    categorical code counts as one latent, whatever its k)."""
+    shape = {"shape": context.codes["shape"]}
+    assert context.codes["shape"].discrete and context.codes["shape"].dim > 1
+    one = dataclasses.replace(context, codes=shape)
+    assert "this representation has 1" in build(host, "mig").applies(one)
+    assert build(host, "mig").applies(context) is None

@@ -18,6 +18,7 @@ from disentangle.plugins import ENV_VAR, GROUP, PluginHost
 PROVIDER = "disentangle-toolkit"
 FIRST_PARTY = {"infogan", "dcgan", "data", "metrics"}
 EXPECTED = {
+    "methods": ["infogan"],
     "codes": ["categorical", "gaussian", "uniform"],
     "backbones": ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"],
     "estimators": ["infonce", "nwj", "variational"],

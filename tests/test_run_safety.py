@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import torch
+from disentangle_infogan.method import InfoGAN
 
 from disentangle.errors import RecipeError, RunDirError, TrainingError
 from disentangle.evaluate import evaluate
 from disentangle.recipe import validate_recipe
 from disentangle.run import Run, load_run
 from disentangle.training.loop import json_line, resume, train
-from disentangle.training.step import InfoGANStep
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -158,17 +158,17 @@ def test_no_checkpoint_is_written_from_finite_weights_that_give_nan_images(
     tiny_recipe: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiny_recipe["train"].update(iterations=4, checkpoint_every=1, log_every=1)
-    original = InfoGANStep.__call__
+    original = InfoGAN.step
 
-    def exploding(self: InfoGANStep, batch: torch.Tensor) -> torch.Tensor:
+    def exploding(self: InfoGAN, batch: torch.Tensor) -> torch.Tensor:
         losses = original(self, batch)  # the losses of this step are finite
         if len(load_run(tmp_path / "run").checkpoints()) == 2:
             with torch.no_grad():
-                for parameter in self.m.generator.parameters():
+                for parameter in self.generator.parameters():
                     parameter.mul_(1e30)  # finite (fp32 holds 3e38), but the images overflow
         return losses
 
-    monkeypatch.setattr(InfoGANStep, "__call__", exploding)
+    monkeypatch.setattr(InfoGAN, "step", exploding)
     with pytest.raises(TrainingError, match=r"at iteration 3 .*not finite.*not saved") as info:
         train(validate_recipe(tiny_recipe), tmp_path / "run")
     run = load_run(tmp_path / "run")

@@ -31,31 +31,42 @@ from disentangle.errors import (
     warn,
 )
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
+from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.run import MANIFEST, Run
 from disentangle.training import distributed
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
-from disentangle.training.step import InfoGANStep, Models
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
+
+
+def nonfinite_keys(record: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a record's non-finite numbers (nested tables included)."""
+    bad = []
+    for key, value in record.items():
+        where = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            bad += nonfinite_keys(value, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            bad.append(where)
+    return bad
 
 
 def json_line(record: dict[str, Any]) -> str:
     """A record as one strict JSON line: a non-finite number becomes null, its key listed
     under "nonfinite" (bare NaN tokens are not JSON)."""
-    bad: list[str] = []
 
-    def clean(value: Any, key: str) -> Any:
+    def clean(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: clean(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+            return {k: clean(v) for k, v in value.items()}
         if isinstance(value, float) and not math.isfinite(value):
-            bad.append(key)
             return None
         return value
 
-    cleaned = clean(record, "")
+    cleaned = clean(record)
+    bad = nonfinite_keys(record)
     if bad:
         cleaned["nonfinite"] = bad
     return json.dumps(cleaned, allow_nan=False) + "\n"
@@ -203,10 +214,12 @@ def _newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]
 
 
 def _check_state(state: Any, sidecar: Path) -> None:
-    """The training state has every part a resume restores."""
-    for key in ("generator", "discriminator", "estimator", "opt_d", "opt_g", "rng"):
-        if not isinstance(state, dict) or not isinstance(state.get(key), dict):
-            raise CheckpointError(f"{sidecar}: the training state lacks {key!r}")
+    """The training state is a table of parts with the random states (the method's parts are
+    checked when they load)."""
+    if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+        raise CheckpointError(f"{sidecar}: the training state is not a table of parts")
+    if not isinstance(state.get("rng"), dict):
+        raise CheckpointError(f"{sidecar}: the training state lacks 'rng'")
     rng = state["rng"]
     if not all(isinstance(rng.get(k), torch.Tensor) for k in ("torch", "sampler")):
         raise CheckpointError(f"{sidecar}: the training state lacks its random states")
@@ -239,28 +252,12 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)
         self.value_range = self.comps.value_range
-        g = self.comps.backbone.generator(self.comps.latent_dim).to(self.device)
-        d = self.comps.backbone.discriminator(self.comps.q_dim).to(self.device)
-        est = self.comps.estimator(recipe).to(self.device)
-        if t.channels_last:
-            g.to(memory_format=torch.channels_last)
-            d.to(memory_format=torch.channels_last)
-        if t.compile:
-            for module in (g, d.trunk, d.d_head, d.q_head):
-                module.compile()
-        o = recipe.optim
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.models = Models(
-            g,
-            d,
-            est,
-            torch.optim.Adam(
-                [*d.parameters(), *est.parameters()], lr=o.lr_d, betas=(o.beta1, o.beta2), **fused
-            ),
-            torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2), **fused),
-        )
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(t.seed + 1_000_003 * self.ranks.rank)
+        setup = MethodSetup(
+            recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
+        )
+        self.method: Method = host.methods.build(recipe.method, setup)
         if state is not None:
             self._restore(state, overrides, source)
         data = self.comps.dataset.load()
@@ -278,19 +275,10 @@ class Trainer:
             if t.tensorboard and self.ranks.main and tensorboard_available()
             else None
         )
-        self.step = InfoGANStep(
-            self.comps,
-            self.models,
-            self.rng,
-            self.device,
-            t.precision == "bf16",
-            distributed.gradient_sync(self.ranks),
-            g_updates=t.g_updates,
-        )
 
     def _state(self) -> dict[str, Any]:
         """Everything a resume needs; every rank's RNG states (a collective call)."""
-        m = self.models
+        m = self.method
         rng = {
             "torch": torch.get_rng_state(),
             "sampler": distributed.gather(self.rng.get_state(), self.ranks, self.device),
@@ -300,14 +288,11 @@ class Trainer:
                 torch.cuda.get_rng_state(self.device), self.ranks, self.device
             )
         if self.ranks.world > 1:
-            distributed.broadcast_buffers(m.generator)
-            distributed.broadcast_buffers(m.discriminator)
+            for module in m.networks.values():
+                distributed.broadcast_buffers(module)
         return {
-            "generator": m.generator.state_dict(),
-            "discriminator": m.discriminator.state_dict(),
-            "estimator": m.estimator.state_dict(),
-            "opt_d": m.opt_d.state_dict(),
-            "opt_g": m.opt_g.state_dict(),
+            **{name: module.state_dict() for name, module in m.networks.items()},
+            **{name: opt.state_dict() for name, opt in m.optimizers.items()},
             "rng": rng,
         }
 
@@ -316,21 +301,20 @@ class Trainer:
     ) -> None:
         """Load a checkpoint's state; the recipe's optimizer settings then apply (a resume may
         change them), while a recipe whose networks differ from the checkpoint's is refused."""
-        m = self.models
-        for part in ("generator", "discriminator", "estimator"):
-            _check_shapes(part, getattr(m, part), state[part], overrides, source)
+        m = self.method
+        for part in (*m.networks, *m.optimizers):
+            if part not in state:
+                raise CheckpointError(f"{source}: the training state lacks {part!r}")
+        for part, module in m.networks.items():
+            _check_shapes(part, module, state[part], overrides, source)
         try:
-            m.generator.load_state_dict(state["generator"])
-            m.discriminator.load_state_dict(state["discriminator"])
-            m.estimator.load_state_dict(state["estimator"])
-            m.opt_d.load_state_dict(state["opt_d"])
-            m.opt_g.load_state_dict(state["opt_g"])
+            for part, module in m.networks.items():
+                module.load_state_dict(state[part])
+            for part, opt in m.optimizers.items():
+                opt.load_state_dict(state[part])
         except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
             raise CheckpointError(f"{source}: the state does not fit its recipe ({exc})") from None
-        o = self.recipe.optim
-        for opt, lr in ((m.opt_d, o.lr_d), (m.opt_g, o.lr_g)):
-            for group in opt.param_groups:
-                group["lr"], group["betas"] = lr, (o.beta1, o.beta2)
+        m.restored()
         rng = state["rng"]
         if rng["sampler"].shape[0] != self.ranks.world:
             raise TrainingError(
@@ -379,22 +363,22 @@ class Trainer:
         G and D/Q run in eval mode on a fixed latent batch, as `sample` and `eval` will run
         them: weights can be finite yet so large that every image is NaN.
         """
-        m = self.models
-        for name, module in (("G", m.generator), ("D/Q", m.discriminator), ("Q", m.estimator)):
+        m = self.method
+        for name, module in m.networks.items():
             for key, value in module.state_dict().items():
                 if value.is_floating_point() and not torch.isfinite(value).all():
                     return f"{name} {key} holds non-finite values"
         latents = sample_latents(self.comps, 8, self.recipe.train.seed).to(self.device)
-        modes = m.generator.training, m.discriminator.training
-        m.generator.eval()
-        m.discriminator.eval()
+        modes = {module: module.training for module in m.networks.values()}
+        for module in modes:
+            module.eval()
         try:
-            images = m.generator(latents)
-            logits, q = m.discriminator(images)
+            images = m.decoder()(latents)
+            outputs = {"the decoder's images": images, **m.outputs(images)}
         finally:
-            m.generator.train(modes[0])
-            m.discriminator.train(modes[1])
-        for name, value in (("G's images", images), ("D's logits", logits), ("Q's output", q)):
+            for module, mode in modes.items():
+                module.train(mode)
+        for name, value in outputs.items():
             if not torch.isfinite(value).all():
                 return f"{name} are not finite"
         return None
@@ -412,15 +396,10 @@ class Trainer:
     def _record(self, totals: torch.Tensor, count: int, seconds: float) -> dict[str, Any]:
         """The mean losses and L_I since the last record, over every rank (a collective call)."""
         values = distributed.average(totals / count, self.ranks.world).tolist()
-        names = self.comps.code_names
         per_s = count / max(seconds, 1e-9)
         return {
             "iteration": self.iteration,
-            "loss_d": values[0],
-            "loss_g": values[1],
-            "mi": dict(zip(names, values[2:], strict=True)),
-            "entropy": dict(zip(names, self.models.estimator.entropies(), strict=True)),
-            "ceiling": dict(zip(names, self.models.estimator.ceilings(), strict=True)),
+            **self.method.record(values),
             "iterations_per_s": per_s,
             "images_per_s": per_s * self.recipe.train.batch_size,
         }
@@ -428,7 +407,7 @@ class Trainer:
     def _save_samples(self) -> None:
         images = self.recipe.images
         latents = sample_latents(self.comps, images.samples, self.recipe.train.seed)
-        grid = render(self.models.generator, latents, self.value_range)
+        grid = render(self.method.decoder(), latents, self.value_range)
         nrow = max(1, round(math.sqrt(images.samples)))
         path = self.run.file("samples", f"iter-{self.iteration:07d}.png")
         self.run.claim(path)
@@ -448,7 +427,7 @@ class Trainer:
                 im.traversal_range,
                 self.recipe.train.seed,
             )
-            grid = render(self.models.generator, latents, self.value_range)
+            grid = render(self.method.decoder(), latents, self.value_range)
             path = self.run.file("traversals", f"{name}.png")
             self.run.claim(path)
             paths.append(save_grid(grid, path, cols))
@@ -466,12 +445,12 @@ class Trainer:
 
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
-        totals = torch.zeros(2 + len(self.comps.codes), device=self.device)
+        totals = torch.zeros(len(self.method.scalars), device=self.device)
         count = 0
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:
-                totals += self.step(self.batches.batch(self.iteration))
+                totals += self.method.step(self.batches.batch(self.iteration))
                 count += 1
                 self.iteration += 1
                 done = self.iteration == t.iterations
@@ -480,15 +459,14 @@ class Trainer:
                     record = self._record(totals, count, time.perf_counter() - started)
                     if main:
                         self._log(record)
-                    if not math.isfinite(
-                        record["loss_d"] + record["loss_g"] + sum(record["mi"].values())
-                    ):
+                    bad = nonfinite_keys(record)
+                    if bad:
                         good = self.last_good
                         kept = f"; the last good checkpoint is {good}" if good else ""
                         raise TrainingError(
-                            f"non-finite loss at iteration {self.iteration} (D {record['loss_d']},"
-                            f" G {record['loss_g']}); training stopped{kept}. Try a lower "
-                            'learning rate or precision = "fp32".'
+                            f"non-finite loss at iteration {self.iteration} ({', '.join(bad)});"
+                            f" training stopped{kept}. Try a lower learning rate or "
+                            'precision = "fp32".'
                         )
                     bar.update(self.iteration, record)
                     totals.zero_()
@@ -497,7 +475,7 @@ class Trainer:
                     self._save_samples()
                 if at_checkpoint:
                     self._checkpoint()
-        models = [self.models.generator, self.models.discriminator]
+        models = list(self.method.networks.values())
         distributed.check_identical(models, self.ranks, self.device)
         if main:
             self.save_traversals()

@@ -5,9 +5,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+#: the record's speed fields, shown first
+SPEEDS = ("iterations_per_s", "images_per_s")
+
 
 class TrainingProgress:
-    """Shows iterations, it/s, images/s, the losses and L_I per code; silent when disabled."""
+    """Shows iterations, it/s, images/s, the method's losses and L_I per code; silent when
+    disabled."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
         self.progress = Progress(
@@ -29,9 +33,14 @@ class TrainingProgress:
         self.progress.stop()
 
     def update(self, iteration: int, record: dict[str, object]) -> None:
-        li = " ".join(f"{k} {v:.3f}" for k, v in record["mi"].items())  # type: ignore[union-attr]
-        stats = (
-            f"{record['iterations_per_s']:.1f} it/s {record['images_per_s']:.0f} img/s  "
-            f"D {record['loss_d']:.3f} G {record['loss_g']:.3f}  L_I: {li}"
+        losses = " ".join(
+            f"{key.removeprefix('loss_')} {value:.3f}"
+            for key, value in record.items()
+            if isinstance(value, float) and key not in SPEEDS
         )
+        stats = (
+            f"{record['iterations_per_s']:.1f} it/s {record['images_per_s']:.0f} img/s  {losses}"
+        )
+        if isinstance(record.get("mi"), dict):
+            stats += "  L_I: " + " ".join(f"{k} {v:.3f}" for k, v in record["mi"].items())
         self.progress.update(self.task, completed=iteration, stats=stats)

@@ -1,7 +1,8 @@
 """TensorBoard event files beside metrics.jsonl, when the `tensorboard` package is installed.
 
-metrics.jsonl stays the record; the events repeat it for TensorBoard's curves: the losses, each
-code's L_I with its H(c) and attainable ceiling, images/s, and the sample and traversal grids.
+metrics.jsonl stays the record; the events repeat it for TensorBoard's curves: the method's
+losses (`loss_d` as `loss/d`), each code's L_I with its H(c) and attainable ceiling, any other
+number the method logs, images/s, and the sample and traversal grids.
 They go to RUN/tensorboard/. A resumed run writes a new event file from its checkpoint's
 iteration on, marking the steps after it as purged, so the curves a killed run logged past its
 last checkpoint are not shown twice (metrics.jsonl is truncated there too).
@@ -18,6 +19,8 @@ from torchvision.utils import make_grid
 from disentangle.run import Run
 
 FOLDER = "tensorboard"
+#: the tag groups of a record's per-code tables (others are tagged by their own key)
+GROUPS = {"mi": "L_I", "entropy": "H(c)", "ceiling": "attainable"}
 
 
 def available() -> bool:
@@ -54,12 +57,15 @@ class Board:
     def record(self, record: dict[str, Any]) -> None:
         """A metrics.jsonl record as scalars at its iteration."""
         w, step = self._open(), record["iteration"]
-        w.add_scalar("loss/d", record["loss_d"], step)
-        w.add_scalar("loss/g", record["loss_g"], step)
-        for code, value in record["mi"].items():
-            w.add_scalar(f"L_I/{code}", value, step)
-            w.add_scalar(f"H(c)/{code}", record["entropy"][code], step)
-            w.add_scalar(f"attainable/{code}", record["ceiling"][code], step)
+        for key, value in record.items():
+            if key in ("iteration", "iterations_per_s", "images_per_s"):
+                continue
+            if isinstance(value, dict):
+                group = GROUPS.get(key, key)
+                for name, number in value.items():
+                    w.add_scalar(f"{group}/{name}", number, step)
+            elif isinstance(value, float):
+                w.add_scalar(key.replace("loss_", "loss/", 1), value, step)
         w.add_scalar("speed/images_per_s", record["images_per_s"], step)
         w.flush()
 

@@ -1,5 +1,6 @@
-"""InfoGAN's latent codes, its variational lower bound on mutual information, and two
-sample-based bounds (InfoNCE, NWJ) that use Q's posterior as their critic."""
+"""InfoGAN's training method, its latent codes, its variational lower bound on mutual
+information, and two sample-based bounds (InfoNCE, NWJ) that use Q's posterior as their
+critic."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from disentangle_infogan.codes import (
 )
 from disentangle_infogan.contrastive import NWJ, ContrastiveParams, InfoNCE
 from disentangle_infogan.estimator import VariationalMI, VariationalParams
+from disentangle_infogan.method import InfoGAN, InfoGANParams
 from disentangle_infogan.published import published
+
+
+@hookimpl
+def register_methods(register):
+    register("infogan", InfoGAN, InfoGANParams)
 
 
 @hookimpl

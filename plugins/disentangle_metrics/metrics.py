@@ -106,6 +106,15 @@ class GroundTruthMetric(Metric):
 class MIG(GroundTruthMetric):
     """Mutual information gap; a categorical code counts as one latent (its argmax)."""
 
+    def applies(self, ctx: EvalContext) -> str | None:
+        latents = sum(1 if code.discrete else code.dim for code in ctx.codes.values())
+        if latents < 2:
+            return (
+                "the gap is between a factor's two most informative latents; this "
+                f"representation has {latents}"
+            )
+        return super().applies(ctx)
+
     def score(
         self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
     ) -> dict[str, float]:

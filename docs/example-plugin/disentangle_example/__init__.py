@@ -1,4 +1,5 @@
-"""An example third-party plugin: a Bernoulli latent code and a tiny MLP backbone."""
+"""An example third-party plugin: a Bernoulli latent code, a tiny MLP backbone and an
+autoencoder method."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from disentangle import Backbone, Discriminator, LatentCode, Params, hookimpl
+from disentangle import (
+    Backbone,
+    Discriminator,
+    LatentCode,
+    Method,
+    MethodSetup,
+    Params,
+    hookimpl,
+)
 
 OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
@@ -80,6 +89,49 @@ class TinyMlp(Backbone):
             nn.LeakyReLU(0.2),
         )
         return Discriminator(trunk, nn.Linear(h, 1), nn.Linear(h, q_dim))
+
+
+class AutoencoderParams(Params):
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate of the encoder and decoder")
+
+
+class Autoencoder(Method):
+    """A deterministic autoencoder on any backbone: D's trunk with a head as wide as the latent
+    vector encodes, G decodes, and one Adam optimizer minimises the pixels' squared error."""
+
+    def __init__(self, spec: AutoencoderParams, setup: MethodSetup) -> None:
+        comps, device = setup.components, setup.device
+        self.codes_start = comps.noise.dim  # the codes follow the noise in the latent vector
+        self.g = comps.backbone.generator(comps.latent_dim).to(device)
+        self.e = comps.backbone.discriminator(comps.latent_dim).to(device)
+        self.opt = torch.optim.Adam([*self.g.parameters(), *self.e.parameters()], lr=spec.lr)
+        self.sync = setup.sync
+        self.networks = {"decoder": self.g, "encoder": self.e}
+        self.optimizers = {"opt": self.opt}
+        self.scalars = ["loss_reconstruction"]
+
+    def _latents(self, images: torch.Tensor) -> torch.Tensor:
+        return self.e.q_head(self.e.trunk(images))
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        loss = F.mse_loss(self.g(self._latents(real)), real)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.sync is not None:
+            self.sync(self.opt)
+        self.opt.step()
+        return loss.detach().reshape(1)
+
+    def decoder(self) -> nn.Module:
+        return self.g
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self._latents(images)[:, self.codes_start :].float()
+
+
+@hookimpl
+def register_methods(register):
+    register("autoencoder", Autoencoder, AutoencoderParams)
 
 
 @hookimpl

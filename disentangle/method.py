@@ -1,0 +1,79 @@
+"""The method interface: how a model trains, for the `methods` registry.
+
+A method builds its networks from the recipe's components, owns their optimizers and one
+training iteration, names the numbers it logs, and exposes a decoder (latent → image, for
+samples and traversals) and an encoder (image → representation, for evaluation). The core
+keeps the loop: data batches, seeds, the progress bar, metrics.jsonl, non-finite checks,
+checkpoints and exact resume, gradient averaging over processes, figures and evaluation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from disentangle.build import Components
+
+
+@dataclass
+class MethodSetup:
+    """What the core hands a method's factory besides the method's own params."""
+
+    #: the validated recipe (its optim, train and estimator sections)
+    recipe: Any
+    #: the noise, codes, backbone and dataset built from it
+    components: Components
+    device: torch.device
+    #: the random source of training draws (latents), seeded per process and checkpointed by
+    #: the core; global torch randomness is for initialisation only
+    rng: torch.Generator
+    #: averages gradients over processes; call it just before each optimizer step (None in a
+    #: single process)
+    sync: Callable[[torch.optim.Optimizer], None] | None = None
+
+
+class Method(ABC):
+    """One way to train a model, built by `factory(spec, setup)` from the `methods` registry."""
+
+    #: the networks by name: what checkpoints save and a resume restores (shape-checked), what
+    #: processes keep identical; a name must not be one of `optimizers`' or "rng"
+    networks: dict[str, nn.Module]
+    #: the optimizers by name, saved and restored with the networks
+    optimizers: dict[str, torch.optim.Optimizer]
+    #: the names of the numbers `step` returns, in order
+    scalars: list[str]
+
+    @abstractmethod
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        """One training iteration on a batch of real images in the data's value range; its
+        numbers (losses, bounds), detached, shape [len(scalars)]."""
+
+    @abstractmethod
+    def decoder(self) -> nn.Module:
+        """The network that maps latent vectors (noise, then codes) to images in the backbone's
+        output range: G for a GAN, the decoder of a VAE."""
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The representation evaluation scores, [n, sum of the codes' dims] (one block per
+        code, in recipe order), of images in the data's value range; called without grad on
+        networks in eval mode."""
+
+    def record(self, means: list[float]) -> dict[str, Any]:
+        """`step`'s numbers, averaged since the last record, as fields of a metrics.jsonl
+        record (the core adds the iteration and the speed)."""
+        return dict(zip(self.scalars, means, strict=True))
+
+    def outputs(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named outputs on generated images, which must be finite before a checkpoint is
+        written (the core checks the weights and the images themselves)."""
+        return {"the representation": self.encode(images)}
+
+    def restored(self) -> None:  # noqa: B027 (optional hook)
+        """Called after a resume loaded the networks' and optimizers' states: apply the
+        recipe's optimizer settings again (a resume may change them), refresh derived state."""

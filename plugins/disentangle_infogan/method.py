@@ -1,0 +1,192 @@
+"""The `infogan` method: one InfoGAN iteration, as the original code does it: a D/Q step, then
+a G step.
+
+The D optimizer owns D's trunk, D's head and Q's head (and the estimator's parameters, if any)
+and minimises the D loss − Σ λ_j L_I_j; the G optimizer owns G and minimises the non-saturating
+G loss − Σ λ_j L_I_j. z and c are re-sampled for each step; real and fake batches pass D
+separately. A code with λ = 0 still trains Q's head (on detached trunk features), so Q learns
+to infer c without the GAN being pushed to make c informative: the paper's "regular GAN"
+baseline.
+
+`g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
+each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
+iteration, its random draws and its result are exactly those of the single-G-step rule.
+
+In bf16 (train.precision), the steps run under autocast with one bf16 copy of each conv and
+linear weight, refreshed after its optimizer's step (disentangle/training/precision.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from disentangle import Params
+from disentangle.method import Method, MethodSetup
+from disentangle.training.precision import WeightCopies
+
+
+class InfoGANParams(Params):
+    """InfoGAN has no params of its own: its λs are the codes', its schedule the train
+    section's (g_updates), its learning rates the optim section's."""
+
+
+class InfoGAN(Method):
+    """G, and D with Q's head on its trunk; the step returns [D loss, G loss (adversarial
+    parts), L_I per code]: the D loss and L_I are the D step's, the G loss is the mean over the
+    iteration's G steps."""
+
+    def __init__(self, spec: InfoGANParams, setup: MethodSetup) -> None:
+        comps, recipe, device = setup.components, setup.recipe, setup.device
+        t, o = recipe.train, recipe.optim
+        self.comps, self.rng, self.device, self.sync = comps, setup.rng, device, setup.sync
+        self.optim = o
+        g = comps.backbone.generator(comps.latent_dim).to(device)
+        d = comps.backbone.discriminator(comps.q_dim).to(device)
+        est = comps.estimator(recipe).to(device)
+        if t.channels_last:
+            g.to(memory_format=torch.channels_last)
+            d.to(memory_format=torch.channels_last)
+        if t.compile:
+            for module in (g, d.trunk, d.d_head, d.q_head):
+                module.compile()
+        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+        betas = (o.beta1, o.beta2)
+        self.generator, self.discriminator, self.estimator = g, d, est
+        self.opt_d = torch.optim.Adam(
+            [*d.parameters(), *est.parameters()], lr=o.lr_d, betas=betas, **fused
+        )
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=betas, **fused)
+        self.networks = {"generator": g, "discriminator": d, "estimator": est}
+        self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
+        self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
+
+        self.g_updates = t.g_updates
+        self.weights = torch.tensor(comps.weights, device=device)
+        self.free = (self.weights == 0).float()
+        self.any_free = bool(self.free.any())
+        bf16 = t.precision == "bf16"
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+        #: bf16 copies of G's and D's conv and linear weights, by the optimizer that owns them
+        self.copies = (
+            {
+                self.opt_d: WeightCopies(d, torch.bfloat16),
+                self.opt_g: WeightCopies(g, torch.bfloat16),
+            }
+            if bf16
+            else {}
+        )
+
+    def decoder(self) -> nn.Module:
+        return self.generator
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Q's posterior per code (probabilities or means), concatenated."""
+        _, q = self.discriminator(images)
+        parts = torch.split(q.float(), [c.q_dim for c in self.comps.codes], dim=1)
+        return torch.cat(
+            [c.representation(p) for c, p in zip(self.comps.codes, parts, strict=True)], dim=1
+        )
+
+    def outputs(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, q = self.discriminator(images)
+        return {"D's logits": logits, "Q's output": q}
+
+    def record(self, means: list[float]) -> dict[str, Any]:
+        names = self.comps.code_names
+        return {
+            "loss_d": means[0],
+            "loss_g": means[1],
+            "mi": dict(zip(names, means[2:], strict=True)),
+            "entropy": dict(zip(names, self.estimator.entropies(), strict=True)),
+            "ceiling": dict(zip(names, self.estimator.ceilings(), strict=True)),
+        }
+
+    def restored(self) -> None:
+        o = self.optim
+        for opt, lr in ((self.opt_d, self.optim.lr_d), (self.opt_g, self.optim.lr_g)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, (o.beta1, o.beta2)
+        for copies in self.copies.values():
+            copies.refresh()
+
+    @contextmanager
+    def _precision(self) -> Iterator[None]:
+        """The region's arithmetic: autocast, with the bf16 weight copies in place (bf16)."""
+        with self.autocast, ExitStack() as stack:
+            for copies in self.copies.values():
+                stack.enter_context(copies.swapped())
+            yield
+
+    def _latents(self, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        z = self.comps.noise.sample(n, self.rng, self.device)
+        codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
+        return torch.cat([z, *codes], dim=1), codes
+
+    def _bounds(
+        self, q_head: nn.Module, features: torch.Tensor, codes: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """L_I per code from Q's head on D's trunk features (none for a plain GAN)."""
+        if not codes:
+            return features.new_zeros(0, dtype=torch.float32)
+        return self.estimator(q_head(features), codes)
+
+    def _step(self, optimizer: torch.optim.Optimizer) -> None:
+        copies = self.copies.get(optimizer)
+        if copies is not None:
+            copies.move_gradients()
+        if self.sync is not None:
+            self.sync(optimizer)
+        optimizer.step()
+        if copies is not None:
+            copies.refresh()
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        n = real.shape[0]
+        d, q_head = self.discriminator, self.discriminator.q_head
+
+        latents, codes = self._latents(n)
+        with self._precision():
+            with torch.no_grad():
+                fake = self.generator(latents)
+            real_logits = d.d_head(d.trunk(real)).flatten()
+            features = d.trunk(fake)
+            fake_logits = d.d_head(features).flatten()
+            adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
+            bounds = self._bounds(q_head, features, codes)
+            loss_d = adv_d - (self.weights * bounds).sum()
+            if self.any_free:
+                free_bounds = self.estimator(q_head(features.detach()), codes)
+                loss_d = loss_d - (self.free * free_bounds).sum()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self._step(self.opt_d)
+
+        d.requires_grad_(False)
+        adv_g = self._g_step(n)
+        for _ in range(self.g_updates - 1):
+            adv_g = adv_g + self._g_step(n)
+        d.requires_grad_(True)
+        if self.g_updates > 1:
+            adv_g = adv_g / self.g_updates
+
+        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+
+    def _g_step(self, n: int) -> torch.Tensor:
+        """One G step on fresh z and c (D frozen); its adversarial loss, detached."""
+        d = self.discriminator
+        latents, codes = self._latents(n)
+        with self._precision():
+            features = d.trunk(self.generator(latents))
+            adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
+            g_bounds = self._bounds(d.q_head, features, codes)
+            loss_g = adv_g - (self.weights * g_bounds).sum()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self._step(self.opt_g)
+        return adv_g.detach()
