@@ -113,6 +113,9 @@ def check_compatible(recipe: Any) -> list[Problem]:
                 repr(list(value_range)),
             )
         )
+    check = getattr(host.methods.get(recipe.method.type).factory, "problems", None)
+    if check is not None:
+        problems += check(recipe.method, comps)
     want = recipe.backbone.latent_dim
     if want is not None and want != comps.latent_dim:
         problems.append(

@@ -72,6 +72,11 @@ class Backbone(ABC):
     def discriminator(self, q_dim: int) -> Discriminator:
         """D with Q's head on its trunk: [n, *image_shape] -> (logits [n], q [n, q_dim])."""
 
+    def pair_discriminator(self, outputs: int) -> nn.Module:
+        """Optional (InfoGAN-CR's contrastive regulariser): a network on two images stacked on
+        the channel axis, [n, 2·channels, height, width] -> [n, outputs] logits."""
+        raise NotImplementedError
+
 
 @dataclass
 class ImageData:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from disentangle.build import Components
+from disentangle.errors import Problem
 
 
 @dataclass
@@ -47,6 +48,13 @@ class Method(ABC):
     optimizers: dict[str, torch.optim.Optimizer]
     #: the names of the numbers `step` returns, in order
     scalars: list[str]
+
+    @classmethod
+    def problems(cls, spec: Any, components: Components) -> list[Problem]:
+        """What makes the recipe's components unusable by this method (e.g. too few codes, a
+        backbone without a network it needs), each at its recipe key path; checked by
+        `disentangle validate` before anything is built. Default: none."""
+        return []
 
     @abstractmethod
     def step(self, real: torch.Tensor) -> torch.Tensor:

@@ -104,16 +104,29 @@ class DspritesBackbone(Backbone):
             )
         )
 
-    def discriminator(self, q_dim: int) -> Discriminator:
+    def _trunk(self, channels: int) -> nn.Sequential:
         slope = self.spec.leaky_slope
-        trunk = nn.Sequential(
-            *conv(1, self.c1, slope, bn=False),
+        return nn.Sequential(
+            *conv(channels, self.c1, slope, bn=False),
             *conv(self.c1, self.c1, slope, bn=False),
             *conv(self.c1, self.c2, slope, bn=False),
             *conv(self.c2, self.c2, slope, bn=False),
             nn.Flatten(),
             *_fc(4 * 4 * self.c2, self.hidden, nn.LeakyReLU(slope), bn=False),
         )
+
+    def pair_discriminator(self, outputs: int) -> nn.Module:
+        """InfoGAN-CR's CR discriminator (their CrDiscriminator, gan/network.py): D's trunk on
+        two channel-stacked images, then a linear layer to `outputs` logits; spectral norm (if
+        the spec asks) on every layer but that last one, as theirs."""
+        trunk = init_weights(self._trunk(2))
+        if self.spec.spectral_norm:
+            spectrally_normed(trunk)
+        return nn.Sequential(trunk, init_weights(nn.Linear(self.hidden, outputs)))
+
+    def discriminator(self, q_dim: int) -> Discriminator:
+        slope = self.spec.leaky_slope
+        trunk = self._trunk(1)
         q_head = (
             nn.Sequential(
                 *_fc(self.hidden, self.q_hidden, nn.LeakyReLU(slope), bn=False),

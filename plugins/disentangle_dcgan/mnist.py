@@ -15,6 +15,7 @@ from disentangle_dcgan.layers import (
     image_out,
     init_weights,
     scaled,
+    spectrally_normed,
     upconv,
     with_heads,
 )
@@ -55,12 +56,23 @@ class MnistBackbone(Backbone):
             )
         )
 
-    def discriminator(self, q_dim: int) -> Discriminator:
+    def _trunk(self, channels: int) -> nn.Sequential:
         slope = self.spec.leaky_slope
-        trunk = nn.Sequential(
-            *conv(1, self.c1, slope, bn=False),
+        return nn.Sequential(
+            *conv(channels, self.c1, slope, bn=False),
             *conv(self.c1, self.c2, slope, bn=True),
             nn.Flatten(),
             *fc(self.side * self.side * self.c2, self.hidden, nn.LeakyReLU(slope)),
         )
+
+    def discriminator(self, q_dim: int) -> Discriminator:
+        trunk = self._trunk(self.image_shape[0])
         return with_heads(trunk, self.hidden, self.q_hidden, q_dim, self.spec)
+
+    def pair_discriminator(self, outputs: int) -> nn.Module:
+        """D's trunk on two channel-stacked images, then a linear layer to `outputs` logits
+        (spectrally normalised but for that last layer, if the spec asks)."""
+        trunk = init_weights(self._trunk(2 * self.image_shape[0]))
+        if self.spec.spectral_norm:
+            spectrally_normed(trunk)
+        return nn.Sequential(trunk, init_weights(nn.Linear(self.hidden, outputs)))

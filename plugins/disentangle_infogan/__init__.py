@@ -14,6 +14,7 @@ from disentangle_infogan.codes import (
     UniformParams,
 )
 from disentangle_infogan.contrastive import NWJ, ContrastiveParams, InfoNCE
+from disentangle_infogan.cr import InfoGANCR, InfoGANCRParams
 from disentangle_infogan.estimator import VariationalMI, VariationalParams
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 from disentangle_infogan.published import published
@@ -22,6 +23,7 @@ from disentangle_infogan.published import published
 @hookimpl
 def register_methods(register):
     register("infogan", InfoGAN, InfoGANParams)
+    register("infogan_cr", InfoGANCR, InfoGANCRParams)
 
 
 @hookimpl

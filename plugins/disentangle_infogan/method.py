@@ -107,9 +107,13 @@ class InfoGAN(Method):
             "ceiling": dict(zip(names, self.estimator.ceilings(), strict=True)),
         }
 
+    def learning_rates(self) -> dict[torch.optim.Optimizer, float]:
+        """Each optimizer's learning rate from the recipe."""
+        return {self.opt_d: self.optim.lr_d, self.opt_g: self.optim.lr_g}
+
     def restored(self) -> None:
         o = self.optim
-        for opt, lr in ((self.opt_d, self.optim.lr_d), (self.opt_g, self.optim.lr_g)):
+        for opt, lr in self.learning_rates().items():
             for group in opt.param_groups:
                 group["lr"], group["betas"] = lr, (o.beta1, o.beta2)
         for copies in self.copies.values():
@@ -177,6 +181,11 @@ class InfoGAN(Method):
 
         return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
 
+    def _g_regulariser(self, n: int) -> torch.Tensor | None:
+        """A further term of each G step's loss (none for InfoGAN; InfoGAN-CR's contrastive
+        term), computed inside the step's precision region."""
+        return None
+
     def _g_step(self, n: int) -> torch.Tensor:
         """One G step on fresh z and c (D frozen); its adversarial loss, detached."""
         d = self.discriminator
@@ -186,6 +195,9 @@ class InfoGAN(Method):
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
             g_bounds = self._bounds(d.q_head, features, codes)
             loss_g = adv_g - (self.weights * g_bounds).sum()
+            extra = self._g_regulariser(n)
+            if extra is not None:
+                loss_g = loss_g + extra
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self._step(self.opt_g)
