@@ -262,3 +262,16 @@ def test_spectral_norm_state_saves_and_loads_through_a_checkpoint(tmp_path: Path
             other.train(mode)
             for a, b in zip(d(x), other(x), strict=True):
                 assert torch.equal(a, b)
+
+
+def test_the_cr_discriminator_matches_their_code() -> None:
+    """Their CrDiscriminator (gan/network.py): D's trunk on the two images stacked on the
+    channel axis, spectral norm on every layer but the last, a linear layer to one logit per
+    regularised code; no batch norm."""
+    net = backbone("dsprites", spectral_norm=True).pair_discriminator(Q_DIM)
+    found = [(str(x[0]).removeprefix("Parametrized"), *x[1:]) for x in layers(net)]
+    trunk = network(1.0)["trunk"]
+    assert found == [(*trunk[0][:1], 2, *trunk[0][2:]), *trunk[1:], ("Linear", 128, Q_DIM, True)]
+    weighted = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert [parametrize.is_parametrized(m, "weight") for m in weighted] == [True] * 5 + [False]
+    assert net(torch.rand(3, 2, 64, 64)).shape == (3, Q_DIM)
