@@ -101,7 +101,7 @@ class ContinuousCode(LatentCode):
 
 
 class UniformParams(GaussianPosterior):
-    dim: Width = Field(1, ge=1)
+    dim: Width = Field(1, ge=0, description="width (0 only as [noise]: a recipe without noise)")
     low: float = -1.0
     high: float = 1.0
 
@@ -133,7 +133,7 @@ class Uniform(ContinuousCode):
 
 
 class GaussianParams(GaussianPosterior):
-    dim: Width = Field(1, ge=1)
+    dim: Width = Field(1, ge=0, description="width (0 only as [noise]: a recipe without noise)")
     mean: float = 0.0
     std: float = Field(1.0, gt=0, description="std of the prior")
 

@@ -1,0 +1,18 @@
+"""VAE baselines as disentanglement_lib defines them (methods/unsupervised/vae.py), and its
+standard 64×64 convolutional encoder and decoder (methods/shared/architectures.py)."""
+
+from __future__ import annotations
+
+from disentangle import hookimpl
+from disentangle_vae.architectures import DlibConvBackbone, DlibConvParams
+from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
+
+
+@hookimpl
+def register_methods(register):
+    register("beta_vae", BetaVAE, BetaVAEParams)
+
+
+@hookimpl
+def register_backbones(register):
+    register("dlib_conv", DlibConvBackbone, DlibConvParams)

@@ -1,0 +1,161 @@
+"""The `beta_vae` method and disentanglement_lib's conv encoder/decoder (`dlib_conv`): the
+loss as disentanglement_lib writes it, its recipe errors, eval on the means, exact resume."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from disentangle_vae.beta_vae import BetaVAE
+from torch import nn
+
+from disentangle.build import build_components
+from disentangle.checkpoint import load_checkpoint
+from disentangle.errors import RecipeError
+from disentangle.method import MethodSetup
+from disentangle.recipe import validate_recipe
+from disentangle.run import load_run
+from disentangle.training.loop import resume, train
+
+CPU = torch.device("cpu")
+LATENT = 4
+
+
+def recipe(**method: Any) -> dict[str, Any]:
+    return {
+        "name": "vae",
+        "method": {"type": "beta_vae", **method},
+        "noise": {"type": "gaussian", "dim": 0},
+        "codes": [{"type": "gaussian", "name": "z", "dim": LATENT}],
+        "backbone": {"type": "dlib_conv"},
+        "dataset": {
+            "type": "procedural",
+            "scales": 2,
+            "orientations": 2,
+            "positions_x": 2,
+            "positions_y": 2,
+        },
+        "train": {
+            "iterations": 4,
+            "batch_size": 8,
+            "device": "cpu",
+            "log_every": 1,
+            "checkpoint_every": 2,
+            "sample_every": 1000,
+            "tensorboard": False,
+        },
+        "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+    }
+
+
+def build(**method: Any) -> tuple[BetaVAE, torch.Tensor]:
+    rec = validate_recipe(recipe(**method))
+    torch.manual_seed(0)
+    comps = build_components(rec)
+    vae = BetaVAE(rec.method, MethodSetup(rec, comps, CPU, torch.Generator().manual_seed(0)))
+    return vae, comps.dataset.load().images[:8].float() / 255
+
+
+def test_dlib_conv_is_disentanglement_libs_architecture() -> None:
+    vae, _ = build()
+    convs = [m for m in vae.e.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in convs] == [
+        (1, 32, (4, 4), (2, 2)),
+        (32, 32, (4, 4), (2, 2)),
+        (32, 64, (2, 2), (2, 2)),
+        (64, 64, (2, 2), (2, 2)),
+    ]
+    linears = [(m.in_features, m.out_features) for m in vae.e.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(1024, 256), (256, 2 * LATENT)]  # means and log variances
+    ups = [(m.in_channels, m.out_channels) for m in vae.g if isinstance(m, nn.ConvTranspose2d)]
+    assert ups == [(64, 64), (64, 32), (32, 32), (32, 1)]
+    assert [(m.in_features, m.out_features) for m in vae.g if isinstance(m, nn.Linear)] == [
+        (LATENT, 256),
+        (256, 1024),
+    ]
+    out = vae.g(torch.randn(3, LATENT))
+    assert out.shape == (3, 1, 64, 64) and out.min() >= 0 and out.max() <= 1
+    for m in vae.e.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            assert torch.equal(m.bias, torch.zeros_like(m.bias))  # TensorFlow's zero biases
+            fan = m.weight[0].numel() + m.weight.shape[0] * m.weight[0, 0].numel()
+            assert m.weight.abs().max() <= (6 / fan) ** 0.5  # Glorot-uniform's bound
+
+
+@pytest.mark.parametrize(("beta", "reconstruction"), [(1.0, "bernoulli"), (4.0, "l2")])
+def test_the_step_minimises_reconstruction_plus_beta_kl(beta: float, reconstruction: str) -> None:
+    vae, images = build(beta=beta, reconstruction=reconstruction)
+    reference = copy.deepcopy(vae)
+    state = vae.rng.get_state()
+    numbers = vae.step(images)
+    mean, log_var = reference.e(images).chunk(2, dim=1)
+    noise = torch.randn(mean.shape, generator=torch.Generator().set_state(state))
+    z = mean + torch.exp(0.5 * log_var) * noise
+    if reconstruction == "bernoulli":
+        logits = reference.g[:-1](z)
+        per_pixel = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
+    else:
+        per_pixel = (reference.g(z) - images).square()
+    rec = per_pixel.flatten(1).sum(1).mean()
+    posterior = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
+    prior = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    kl = torch.distributions.kl_divergence(posterior, prior).sum(1).mean()
+    expected = torch.stack([rec + beta * kl, rec, kl, rec + kl]).detach()
+    torch.testing.assert_close(numbers, expected, rtol=1e-5, atol=1e-4)
+    assert vae.scalars == ["loss", "reconstruction", "kl", "elbo"]
+    pairs = zip(vae.e.parameters(), reference.e.parameters(), strict=True)
+    assert all(not torch.equal(a, b) for a, b in pairs)
+
+
+def test_eval_reads_the_means_of_the_codes() -> None:
+    vae, images = build()
+    data = recipe()
+    data["noise"] = {"type": "gaussian", "dim": 2}
+    rec = validate_recipe(data)
+    torch.manual_seed(0)
+    comps = build_components(rec)
+    with_noise = BetaVAE(rec.method, MethodSetup(rec, comps, CPU, torch.Generator()))
+    means = with_noise.e(images)[:, : 2 + LATENT]
+    torch.testing.assert_close(with_noise.encode(images), means[:, 2:], rtol=0, atol=0)
+    assert vae.encode(images).shape == (8, LATENT)
+
+
+def test_latents_it_cannot_use_are_recipe_errors() -> None:
+    data = recipe()
+    data["codes"] = [{"type": "categorical", "k": 3}, {"type": "uniform"}]
+    data["noise"] = {"type": "uniform", "dim": 2}
+    with pytest.raises(RecipeError) as info:
+        validate_recipe(data)
+    assert [p.where for p in info.value.problems] == [
+        "noise.type",
+        "codes[0].type",
+        "codes[1].type",
+    ]
+    assert "N(0, 1)" in str(info.value)
+    tanh = recipe()
+    tanh["dataset"]["value_range"] = [-1.0, 1.0]
+    with pytest.raises(RecipeError) as info:
+        validate_recipe(tanh)
+    assert "method.reconstruction" in [p.where for p in info.value.problems]
+
+
+def test_a_resumed_vae_ends_where_the_whole_run_does(tmp_path: Path) -> None:
+    data = recipe(beta=2.0)
+    run = train(validate_recipe(data), tmp_path / "whole")
+    cut = copy.deepcopy(data)
+    cut["train"]["iterations"] = 2
+    train(validate_recipe(cut), tmp_path / "cut")
+    resume(tmp_path / "cut", ["train.iterations=4"])
+    whole, _ = load_checkpoint(run.latest_checkpoint())
+    again, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    assert set(whole) == {"encoder", "decoder", "opt", "rng"}
+    for part in ("encoder", "decoder"):
+        for key in whole[part]:
+            assert torch.equal(whole[part][key], again[part][key]), f"{part}.{key}"
+    records = load_run(tmp_path / "whole").metrics()
+    assert [r["iteration"] for r in records] == [1, 2, 3, 4]
+    assert all(r["elbo"] == pytest.approx(r["reconstruction"] + r["kl"]) for r in records)
