@@ -92,3 +92,34 @@ traversal_steps = 3
 def tiny_toml(tmp_path: Path) -> Path:
     """The tiny recipe as a TOML file."""
     return write_toml(tmp_path / "tiny.toml", TINY_TOML)
+
+
+def tiny_grid(resolution: int = 28) -> dict[str, Any]:
+    """A procedural dataset of 2 × 2 × 2 × 2 × 2 = 32 images."""
+    return {
+        "type": "procedural",
+        "resolution": resolution,
+        "shapes": 2,
+        "scales": 2,
+        "orientations": 2,
+        "positions_x": 2,
+        "positions_y": 2,
+    }
+
+
+def checkpointed(iterations: int, batch_size: int) -> dict[str, Any]:
+    """A [train] section on the CPU: a log line every iteration, a checkpoint every second
+    one, no sample grid before the end, no TensorBoard."""
+    return {
+        "iterations": iterations,
+        "batch_size": batch_size,
+        "device": "cpu",
+        "log_every": 1,
+        "checkpoint_every": 2,
+        "sample_every": 1000,
+        "tensorboard": False,
+    }
+
+
+#: an [images] section of small grids
+SMALL_IMAGES: dict[str, Any] = {"samples": 4, "traversal_rows": 2, "traversal_steps": 3}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from disentangle_infogan.cr import InfoGANCR, InfoGANCRParams
 
 from disentangle.build import build_components
@@ -35,25 +36,9 @@ def recipe(**method: Any) -> dict[str, Any]:
             {"type": "uniform", "lambda": 0.1, "name": "b"},
         ],
         "backbone": {"type": "mnist", "width": 0.125, "spectral_norm": True},
-        "dataset": {
-            "type": "procedural",
-            "resolution": 28,
-            "shapes": 2,
-            "scales": 2,
-            "orientations": 2,
-            "positions_x": 2,
-            "positions_y": 2,
-        },
-        "train": {
-            "iterations": 6,
-            "batch_size": BATCH,
-            "device": "cpu",
-            "log_every": 1,
-            "checkpoint_every": 2,
-            "sample_every": 1000,
-            "tensorboard": False,
-        },
-        "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+        "dataset": tiny_grid(),
+        "train": checkpointed(6, BATCH),
+        "images": SMALL_IMAGES,
     }
 
 

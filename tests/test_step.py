@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_grid
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 from disentangle.build import Components, build_components
@@ -35,15 +36,7 @@ def recipe(lambdas: tuple[float, float]) -> dict[str, Any]:
             {"type": "uniform", "lambda": lambdas[1]},
         ],
         "backbone": {"type": "mnist", "width": 0.125},
-        "dataset": {
-            "type": "procedural",
-            "resolution": 28,
-            "shapes": 2,
-            "scales": 2,
-            "orientations": 2,
-            "positions_x": 2,
-            "positions_y": 2,
-        },
+        "dataset": tiny_grid(),
         "optim": {"lr_d": 2e-4, "lr_g": 1e-3},
         "train": {"batch_size": BATCH, "seed": SEED, "device": "cpu"},
     }

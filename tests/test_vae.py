@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from disentangle_vae.beta_vae import BetaVAE
 from torch import nn
 
@@ -32,23 +33,9 @@ def recipe(**method: Any) -> dict[str, Any]:
         "noise": {"type": "gaussian", "dim": 0},
         "codes": [{"type": "gaussian", "name": "z", "dim": LATENT}],
         "backbone": {"type": "dlib_conv"},
-        "dataset": {
-            "type": "procedural",
-            "scales": 2,
-            "orientations": 2,
-            "positions_x": 2,
-            "positions_y": 2,
-        },
-        "train": {
-            "iterations": 4,
-            "batch_size": 8,
-            "device": "cpu",
-            "log_every": 1,
-            "checkpoint_every": 2,
-            "sample_every": 1000,
-            "tensorboard": False,
-        },
-        "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+        "dataset": tiny_grid(64),
+        "train": checkpointed(4, 8),
+        "images": SMALL_IMAGES,
     }
 
 
