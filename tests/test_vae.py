@@ -4,6 +4,7 @@ loss as disentanglement_lib writes it, its recipe errors, eval on the means, exa
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ import torch
 import torch.nn.functional as F
 from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from disentangle_vae.beta_vae import BetaVAE
+from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, total_correlation
 from torch import nn
 
 from disentangle.build import build_components
 from disentangle.checkpoint import load_checkpoint
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
+from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
 from disentangle.training.loop import resume, train
@@ -29,7 +32,7 @@ LATENT = 4
 def recipe(**method: Any) -> dict[str, Any]:
     return {
         "name": "vae",
-        "method": {"type": "beta_vae", **method},
+        "method": {"type": "beta_vae", **method},  # a `type` in `method` picks another VAE
         "noise": {"type": "gaussian", "dim": 0},
         "codes": [{"type": "gaussian", "name": "z", "dim": LATENT}],
         "backbone": {"type": "dlib_conv"},
@@ -43,7 +46,8 @@ def build(**method: Any) -> tuple[BetaVAE, torch.Tensor]:
     rec = validate_recipe(recipe(**method))
     torch.manual_seed(0)
     comps = build_components(rec)
-    vae = BetaVAE(rec.method, MethodSetup(rec, comps, CPU, torch.Generator().manual_seed(0)))
+    setup = MethodSetup(rec, comps, CPU, torch.Generator().manual_seed(0))
+    vae = host.methods.build(rec.method, setup)
     return vae, comps.dataset.load().images[:8].float() / 255
 
 
@@ -146,3 +150,44 @@ def test_a_resumed_vae_ends_where_the_whole_run_does(tmp_path: Path) -> None:
     records = load_run(tmp_path / "whole").metrics()
     assert [r["iteration"] for r in records] == [1, 2, 3, 4]
     assert all(r["elbo"] == pytest.approx(r["reconstruction"] + r["kl"]) for r in records)
+
+
+def test_total_correlation_is_disentanglement_libs_estimate() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mean, log_var = torch.randn(6, 3, generator=gen), torch.randn(6, 3, generator=gen) * 0.3
+    z = mean + torch.exp(0.5 * log_var) * torch.randn(6, 3, generator=gen)
+    normal = torch.distributions.Normal(mean.unsqueeze(0), torch.exp(0.5 * log_var).unsqueeze(0))
+    log_q = normal.log_prob(z.unsqueeze(1))  # [j, i, l]: log q(z_j,l | x_i)
+    joint = torch.logsumexp(log_q.sum(2), dim=1)
+    marginals = torch.logsumexp(log_q, dim=1).sum(1)
+    torch.testing.assert_close(total_correlation(z, mean, log_var), (joint - marginals).mean())
+    # one posterior for every image: q(z) factorises, and the estimate is its constant alone
+    same_mean, same_log_var = mean[:1].expand(6, 3), log_var[:1].expand(6, 3)
+    tc = total_correlation(z, same_mean, same_log_var)
+    torch.testing.assert_close(tc, torch.tensor(-(3 - 1) * math.log(6)))
+
+
+def test_dip_penalties() -> None:
+    gen = torch.Generator().manual_seed(1)
+    means = torch.randn(50, 4, generator=gen)
+    torch.testing.assert_close(covariance(means), torch.cov(means.T, correction=0))
+    cov = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
+    assert dip_penalty(cov, 3.0, 7.0).item() == pytest.approx(3.0 * 2 * 0.25 + 7.0 * 1.0)
+    i = validate_recipe(recipe(type="dip_vae")).method
+    ii = validate_recipe(recipe(type="dip_vae", dip_type="ii", lambda_od=5.0)).method
+    assert (i.lambda_d_factor, ii.lambda_d_factor) == (10.0, 1.0)  # theirs, by type
+    vae, _ = build(type="dip_vae", dip_type="ii", lambda_od=5.0)
+    mean, log_var = torch.randn(8, LATENT, generator=gen), torch.randn(8, LATENT, generator=gen)
+    kl = torch.tensor(0.25)
+    expected = kl + dip_penalty(covariance(mean) + torch.diag(log_var.exp().mean(0)), 5.0, 5.0)
+    torch.testing.assert_close(vae.regulariser(kl, mean, log_var, mean), expected)
+
+
+def test_beta_tcvae_at_beta_1_is_the_vae() -> None:
+    tc, images = build(type="beta_tcvae", beta=1.0)
+    plain, _ = build(beta=1.0)
+    assert isinstance(tc, BetaTCVAE)
+    for _ in range(2):
+        torch.testing.assert_close(tc.step(images), plain.step(images), rtol=0, atol=0)
+    more, _ = build(type="beta_tcvae", beta=6.0)
+    assert not torch.equal(more.step(images), build(beta=1.0)[0].step(images))

@@ -1,0 +1,84 @@
+"""The β-TCVAE and DIP-VAE methods: β-VAE's step with disentanglement_lib's regularisers
+(methods/unsupervised/vae.py: BetaTCVAE, DIPVAE, total_correlation, compute_covariance_z_mean,
+regularize_diag_off_diag_dip)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field, model_validator
+
+from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
+
+
+def gaussian_log_density(samples: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor):
+    """log N(samples; mean, exp(log_var)), elementwise."""
+    return -0.5 * (
+        (samples - mean).square() * torch.exp(-log_var) + log_var + math.log(2 * math.pi)
+    )
+
+
+def total_correlation(z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """The minibatch-weighted estimate of TC(z) on a batch, without its constant
+    ((latents − 1) · log(batch · dataset size), which no gradient sees), as theirs."""
+    log_qz_prob = gaussian_log_density(z.unsqueeze(1), mean.unsqueeze(0), log_var.unsqueeze(0))
+    log_qz_product = torch.logsumexp(log_qz_prob, dim=1).sum(dim=1)
+    log_qz = torch.logsumexp(log_qz_prob.sum(dim=2), dim=1)
+    return (log_qz - log_qz_product).mean()
+
+
+class BetaTCVAEParams(BetaVAEParams):
+    beta: float = Field(1.0, ge=0, description="weight of the total correlation (1: the plain VAE)")
+
+
+class BetaTCVAE(BetaVAE):
+    """KL + (β − 1) · TC: the KL's total-correlation part weighted by β."""
+
+    def regulariser(
+        self, kl: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        return kl + (self.spec.beta - 1) * total_correlation(z, mean, log_var)
+
+
+def covariance(mean: torch.Tensor) -> torch.Tensor:
+    """Cov[μ(x)] over the batch: E[μ μᵀ] − E[μ] E[μ]ᵀ."""
+    centre = mean.mean(dim=0)
+    return (mean.unsqueeze(2) * mean.unsqueeze(1)).mean(dim=0) - torch.outer(centre, centre)
+
+
+def dip_penalty(cov: torch.Tensor, lambda_od: float, lambda_d: float) -> torch.Tensor:
+    """λ_od · Σ off-diagonal² + λ_d · Σ (diagonal − 1)²."""
+    diagonal = torch.diagonal(cov)
+    off_diagonal = cov - torch.diag(diagonal)
+    return lambda_od * off_diagonal.square().sum() + lambda_d * (diagonal - 1).square().sum()
+
+
+class DIPVAEParams(BetaVAEParams):
+    dip_type: Literal["i", "ii"] = Field(
+        "i", description="i: the covariance of the means; ii: of the aggregate posterior"
+    )
+    lambda_od: float = Field(1.0, ge=0, description="weight of the off-diagonal terms")
+    lambda_d_factor: float | None = Field(
+        None, ge=0, description="λ_d / λ_od; none: 10 for DIP-VAE-I, 1 for II (theirs)"
+    )
+
+    @model_validator(mode="after")
+    def _factor(self) -> DIPVAEParams:
+        if self.lambda_d_factor is None:
+            self.lambda_d_factor = 10.0 if self.dip_type == "i" else 1.0
+        return self
+
+
+class DIPVAE(BetaVAE):
+    """KL + the DIP penalty on Cov[μ(x)] (I) or on Cov[z] = E[diag σ²(x)] + Cov[μ(x)] (II)."""
+
+    def regulariser(
+        self, kl: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        s = self.spec
+        cov = covariance(mean)
+        if s.dip_type == "ii":
+            cov = cov + torch.diag(log_var.exp().mean(dim=0))
+        return kl + dip_penalty(cov, s.lambda_od, s.lambda_d_factor * s.lambda_od)
