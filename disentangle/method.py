@@ -38,6 +38,21 @@ class MethodSetup:
     sync: Callable[[torch.optim.Optimizer], None] | None = None
 
 
+class Iterations(nn.Module):
+    """The count of iterations a method has run, for schedules: put it among the method's
+    `networks` and it goes into checkpoints, so a resume continues the schedule where it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("count", torch.zeros((), dtype=torch.int64))
+
+    def __int__(self) -> int:
+        return int(self.count)
+
+    def advance(self) -> None:
+        self.count += 1
+
+
 class Method(ABC):
     """One way to train a model, built by `factory(spec, setup)` from the `methods` registry."""
 

@@ -191,3 +191,25 @@ def test_beta_tcvae_at_beta_1_is_the_vae() -> None:
         torch.testing.assert_close(tc.step(images), plain.step(images), rtol=0, atol=0)
     more, _ = build(type="beta_tcvae", beta=6.0)
     assert not torch.equal(more.step(images), build(beta=1.0)[0].step(images))
+
+
+def test_the_annealed_capacity_grows_to_c_max_and_resumes(tmp_path: Path) -> None:
+    vae, images = build(type="annealed_vae", gamma=10.0, c_max=3.0, iteration_threshold=4)
+    capacities = []
+    for _ in range(6):
+        capacities.append(vae.capacity())
+        vae.step(images)
+    assert capacities == [0.0, 0.75, 1.5, 2.25, 3.0, 3.0]
+    kl = torch.tensor(5.0)
+    assert vae.regulariser(kl, kl, kl, kl).item() == pytest.approx(10.0 * (5.0 - 3.0))
+    data = recipe(type="annealed_vae", iteration_threshold=3)
+    train(validate_recipe(data), tmp_path / "whole")
+    cut = copy.deepcopy(data)
+    cut["train"]["iterations"] = 2
+    train(validate_recipe(cut), tmp_path / "cut")
+    resume(tmp_path / "cut", ["train.iterations=4"])
+    whole, _ = load_checkpoint(load_run(tmp_path / "whole").latest_checkpoint())
+    again, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    assert int(again["schedule"]["count"]) == 4
+    for key in whole["encoder"]:
+        assert torch.equal(whole["encoder"][key], again["encoder"][key]), key

@@ -16,7 +16,8 @@ two generated images stacked on the channel axis, which code they share. In orde
 `weight` is 0 before iteration `start` and `cr_weight` from it on (their dSprites config: 0,
 then 2.0 from iteration 288,000). At `start` the CR discriminator's weights are drawn afresh
 from their initialisation and its Adam state is cleared (their `tf.initialize_variables` of
-its variables and of its optimizer's); its spectral-norm vectors are kept, as theirs.
+its variables and of its optimizer's); its spectral-norm vectors are kept, as theirs. The
+iteration count is a checkpointed part (`schedule`), so a resume continues the schedule.
 
 Not reproduced: their `gap` (a minimum distance forced between the non-shared codes of a
 pair; 0 throughout their dSprites and CelebA configs), and their two G steps reusing one batch
@@ -35,7 +36,7 @@ from torch import nn
 from disentangle import Backbone, Params
 from disentangle.build import Components
 from disentangle.errors import Problem
-from disentangle.method import MethodSetup
+from disentangle.method import Iterations, MethodSetup
 from disentangle_infogan.method import InfoGAN
 
 
@@ -53,13 +54,11 @@ class InfoGANCRParams(Params):
 
 
 class PairCritic(nn.Module):
-    """The CR discriminator, and the count of iterations run (for the schedule; it goes into
-    checkpoints with the weights, so a resume continues the schedule)."""
+    """The CR discriminator on two images, stacked on the channel axis."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.register_buffer("iterations", torch.zeros((), dtype=torch.int64))
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([first, second], dim=1))
@@ -102,7 +101,9 @@ class InfoGANCR(InfoGAN):
             betas=(self.optim.beta1, self.optim.beta2),
             **fused,
         )
+        self.iterations = Iterations().to(self.device)
         self.networks["cr_discriminator"] = self.critic
+        self.networks["schedule"] = self.iterations
         self.optimizers["opt_cr"] = self.opt_cr
         self.scalars.append("loss_cr")
         self.weight = 0.0
@@ -162,11 +163,11 @@ class InfoGANCR(InfoGAN):
         return self.weight * self._contrastive(n) if self.weight > 0 else None
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
-        done = int(self.critic.iterations)
+        done = int(self.iterations)
         self.weight = self.spec.cr_weight if done >= self.spec.start else 0.0
         if done == self.spec.start and done > 0:
             self._restart_critic()
         loss_cr = self._critic_step(real.shape[0])
         numbers = super().step(real)
-        self.critic.iterations += 1
+        self.iterations.advance()
         return torch.cat([numbers, loss_cr.reshape(1)])

@@ -6,12 +6,20 @@ from __future__ import annotations
 from disentangle import hookimpl
 from disentangle_vae.architectures import DlibConvBackbone, DlibConvParams
 from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
-from disentangle_vae.regularisers import DIPVAE, BetaTCVAE, BetaTCVAEParams, DIPVAEParams
+from disentangle_vae.regularisers import (
+    DIPVAE,
+    AnnealedVAE,
+    AnnealedVAEParams,
+    BetaTCVAE,
+    BetaTCVAEParams,
+    DIPVAEParams,
+)
 
 
 @hookimpl
 def register_methods(register):
     register("beta_vae", BetaVAE, BetaVAEParams)
+    register("annealed_vae", AnnealedVAE, AnnealedVAEParams)
     register("beta_tcvae", BetaTCVAE, BetaTCVAEParams)
     register("dip_vae", DIPVAE, DIPVAEParams)
 

@@ -1,6 +1,6 @@
-"""The β-TCVAE and DIP-VAE methods: β-VAE's step with disentanglement_lib's regularisers
-(methods/unsupervised/vae.py: BetaTCVAE, DIPVAE, total_correlation, compute_covariance_z_mean,
-regularize_diag_off_diag_dip)."""
+"""The annealed VAE, β-TCVAE and DIP-VAE methods: β-VAE's step with disentanglement_lib's
+regularisers (methods/unsupervised/vae.py: AnnealedVAE and anneal, BetaTCVAE and
+total_correlation, DIPVAE, compute_covariance_z_mean and regularize_diag_off_diag_dip)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from pydantic import Field, model_validator
 
+from disentangle.method import Iterations, MethodSetup
 from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
 
 
@@ -82,3 +83,37 @@ class DIPVAE(BetaVAE):
         if s.dip_type == "ii":
             cov = cov + torch.diag(log_var.exp().mean(dim=0))
         return kl + dip_penalty(cov, s.lambda_od, s.lambda_d_factor * s.lambda_od)
+
+
+class AnnealedVAEParams(BetaVAEParams):
+    gamma: float = Field(1000.0, ge=0, description="weight of |KL − C| (theirs: 1000)")
+    c_max: float = Field(
+        25.0, ge=0, description="the capacity C reached, in nats (their sweep: 5 to 100)"
+    )
+    iteration_threshold: int = Field(
+        100_000, ge=1, description="iterations over which C grows linearly from 0 to c_max"
+    )
+
+
+class AnnealedVAE(BetaVAE):
+    """γ · |KL − C|, the capacity C = min(c_max, c_max · iteration / iteration_threshold)
+    (Burgess et al. 2018); the iteration count is a checkpointed part, `schedule`."""
+
+    def __init__(self, spec: AnnealedVAEParams, setup: MethodSetup) -> None:
+        super().__init__(spec, setup)
+        self.iterations = Iterations().to(setup.device)
+        self.networks["schedule"] = self.iterations
+
+    def capacity(self) -> float:
+        s = self.spec
+        return min(s.c_max, s.c_max * int(self.iterations) / s.iteration_threshold)
+
+    def regulariser(
+        self, kl: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        return self.spec.gamma * (kl - self.capacity()).abs()
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        numbers = super().step(real)
+        self.iterations.advance()
+        return numbers
