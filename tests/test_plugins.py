@@ -20,7 +20,15 @@ FIRST_PARTY = {"infogan", "dcgan", "data", "metrics", "vae"}
 #: the backbones of the dcgan plugin alone (the vae plugin adds dlib_conv)
 DCGAN_BACKBONES = ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"]
 EXPECTED = {
-    "methods": ["annealed_vae", "beta_tcvae", "beta_vae", "dip_vae", "infogan", "infogan_cr"],
+    "methods": [
+        "annealed_vae",
+        "beta_tcvae",
+        "beta_vae",
+        "dip_vae",
+        "factor_vae",
+        "infogan",
+        "infogan_cr",
+    ],
     "codes": ["categorical", "gaussian", "uniform"],
     "backbones": ["celeba", "chairs", "dlib_conv", "dsprites", "faces", "mnist", "svhn"],
     "estimators": ["infonce", "nwj", "variational"],

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from disentangle_vae.beta_vae import BetaVAE
+from disentangle_vae.factor_vae import shuffle_codes
 from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, total_correlation
 from torch import nn
 
@@ -213,3 +214,41 @@ def test_the_annealed_capacity_grows_to_c_max_and_resumes(tmp_path: Path) -> Non
     assert int(again["schedule"]["count"]) == 4
     for key in whole["encoder"]:
         assert torch.equal(whole["encoder"][key], again["encoder"][key]), key
+
+
+def test_shuffle_codes_permutes_each_dimension_on_its_own() -> None:
+    z = torch.arange(40.0).view(20, 2) * torch.tensor([1.0, -1.0])
+    shuffled = shuffle_codes(z, torch.Generator().manual_seed(3))
+    for j in range(2):
+        assert torch.equal(shuffled[:, j].sort().values, z[:, j].sort().values)
+    order = [shuffled[:, j].abs().argsort() for j in range(2)]
+    assert not torch.equal(order[0], order[1])  # not one permutation of whole rows
+
+
+def test_factor_vae_trains_the_vae_and_its_tc_discriminator() -> None:
+    vae, images = build(type="factor_vae", gamma=0.0)
+    plain, _ = build(beta=1.0)
+    critic = copy.deepcopy(vae.critic)
+    state = vae.rng.get_state()
+    numbers = vae.step(images)
+    plain.step(images)
+    # γ = 0 is the VAE: the encoder and decoder take the VAE's step exactly
+    for a, b in zip(vae.e.parameters(), plain.e.parameters(), strict=True):
+        assert torch.equal(a, b)
+    loss, rec, kl, elbo, tc, loss_tc = numbers.tolist()
+    assert loss == pytest.approx(rec + kl) and elbo == pytest.approx(rec + kl)
+    # the discriminator's loss on the same samples, replayed
+    mean, log_var = build(type="factor_vae")[0]._posterior(images)
+    rng = torch.Generator().set_state(state)
+    z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=rng)
+    joint = F.softmax(critic(z), dim=1)[:, 0]
+    product = F.softmax(critic(shuffle_codes(z, rng)), dim=1)[:, 1]
+    expected = -(0.5 * joint.log().mean() + 0.5 * product.log().mean())
+    assert loss_tc == pytest.approx(expected.item(), rel=1e-5)
+    logits = critic(z)
+    assert tc == pytest.approx((logits[:, 0] - logits[:, 1]).mean().item(), rel=1e-4, abs=1e-6)
+    pairs = zip(vae.critic.parameters(), critic.parameters(), strict=True)
+    assert all(not torch.equal(a, b) for a, b in pairs)
+    weighted, _ = build(type="factor_vae", gamma=30.0)
+    numbers = weighted.step(images).tolist()
+    assert numbers[0] == pytest.approx(numbers[1] + numbers[2] + 30.0 * numbers[4], rel=1e-6)

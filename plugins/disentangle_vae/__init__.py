@@ -6,6 +6,7 @@ from __future__ import annotations
 from disentangle import hookimpl
 from disentangle_vae.architectures import DlibConvBackbone, DlibConvParams
 from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
+from disentangle_vae.factor_vae import FactorVAE, FactorVAEParams
 from disentangle_vae.regularisers import (
     DIPVAE,
     AnnealedVAE,
@@ -21,6 +22,7 @@ def register_methods(register):
     register("beta_vae", BetaVAE, BetaVAEParams)
     register("annealed_vae", AnnealedVAE, AnnealedVAEParams)
     register("beta_tcvae", BetaTCVAE, BetaTCVAEParams)
+    register("factor_vae", FactorVAE, FactorVAEParams)
     register("dip_vae", DIPVAE, DIPVAEParams)
 
 
