@@ -87,6 +87,9 @@ class ImageData:
     factors: torch.Tensor | None = None  # [N, F] int64 factor indices
     factor_names: tuple[str, ...] = field(default=())
     factor_sizes: tuple[int, ...] = field(default=())
+    #: the images are memory-mapped from a file: read by index, never copied whole (training
+    #: moves each batch to the device instead of the whole dataset)
+    on_disk: bool = False
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:

@@ -1,4 +1,5 @@
-"""The data path: the whole dataset as uint8 on the training device, batches by index."""
+"""The data path: the whole dataset as uint8 on the training device, batches by index (or,
+for memory-mapped data, each batch read by index and moved to the device as uint8)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,15 @@ class DeviceBatches:
         device: torch.device,
         ranks: Ranks = SINGLE,
         channels_last: bool = False,
+        on_disk: bool = False,
     ) -> None:
         if images.shape[0] < batch_size:
             raise DatasetError(
                 f"train.batch_size = {batch_size} is more than the dataset's "
                 f"{images.shape[0]} images: lower it, or use more data"
             )
-        self.images = images.to(device)
+        self.on_disk = on_disk
+        self.images = images if on_disk else images.to(device)
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.per_epoch = images.shape[0] // batch_size
         self.local = batch_size // ranks.world
@@ -49,7 +52,8 @@ class DeviceBatches:
     def _order_of(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._order = torch.randperm(self.images.shape[0], generator=g).to(self.device)
+            order = torch.randperm(self.images.shape[0], generator=g)
+            self._order = order if self.on_disk else order.to(self.device)
             self._epoch = epoch
         return self._order
 
@@ -58,5 +62,8 @@ class DeviceBatches:
         epoch, step = divmod(iteration, self.per_epoch)
         start = step * self.batch_size + self.offset
         index = self._order_of(epoch)[start : start + self.local]
-        batch = scale_images(self.images.index_select(0, index), self.value_range)
+        chosen = self.images.index_select(0, index)
+        if self.on_disk:  # uint8 until it reaches the device
+            chosen = chosen.to(self.device, non_blocking=True)
+        batch = scale_images(chosen, self.value_range)
         return batch.contiguous(memory_format=self.layout)

@@ -269,6 +269,7 @@ class Trainer:
             self.device,
             self.ranks,
             t.channels_last,
+            data.on_disk,
         )
         self.board = (
             Board(run, iteration, self.comps.code_names)

@@ -45,7 +45,7 @@ class Celeba(Dataset):
     def __init__(self, spec: CelebaParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
         self.split, self.crop, self.resolution = spec.split, spec.crop, spec.resolution
-        self.cache = spec.cache
+        self.cache, self.map_above = spec.cache, spec.map_above
         self.image_shape = (3, spec.resolution, spec.resolution)
 
     @property
@@ -61,7 +61,8 @@ class Celeba(Dataset):
     def load(self) -> ImageData:
         key = f"c{self.crop}-r{self.resolution}"
         cache = cache_file(self.root, "celeba", self.split, key) if self.cache else None
-        return ImageData(images=cached(cache, self._build)["images"])
+        tensors = cached(cache, self._build, self.map_above)
+        return ImageData(images=tensors["images"], on_disk=tensors.mapped)
 
     def _build(self) -> Tensors:
         files = self._files()

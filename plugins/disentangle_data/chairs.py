@@ -53,6 +53,7 @@ class Chairs(Dataset):
     def __init__(self, spec: ChairsParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
         self.resolution, self.invert, self.cache = spec.resolution, spec.invert, spec.cache
+        self.map_above = spec.map_above
         self.image_shape = (1, spec.resolution, spec.resolution)
 
     def load(self) -> ImageData:
@@ -60,10 +61,11 @@ class Chairs(Dataset):
         folder = self.root.parent if archive else self.root
         key = f"r{self.resolution}-{'inverted' if self.invert else 'plain'}"
         cache = cache_file(folder, "chairs", "all", key) if self.cache else None
-        tensors = cached(cache, self._build)
+        tensors = cached(cache, self._build, self.map_above)
         factors = tensors["factors"]
         return ImageData(
             images=tensors["images"],
+            on_disk=tensors.mapped,
             factors=factors,
             factor_names=self.factor_names,
             factor_sizes=tuple((factors.amax(0) + 1).tolist()),

@@ -57,17 +57,18 @@ class Faces(Dataset):
     def __init__(self, spec: FacesParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
         self.split, self.variation, self.resolution = spec.split, spec.variation, spec.resolution
-        self.cache = spec.cache
+        self.cache, self.map_above = spec.cache, spec.map_above
         self.image_shape = (1, spec.resolution, spec.resolution)
 
     def load(self) -> ImageData:
         key = f"{self.variation}-r{self.resolution}"
         cache = cache_file(self.root, "faces", self.split, key) if self.cache else None
-        tensors = cached(cache, self._build)
+        tensors = cached(cache, self._build, self.map_above)
         if "factors" not in tensors:
-            return ImageData(images=tensors["images"])
+            return ImageData(images=tensors["images"], on_disk=tensors.mapped)
         return ImageData(
             images=tensors["images"],
+            on_disk=tensors.mapped,
             factors=tensors["factors"],
             factor_names=self.factor_names,
             factor_sizes=self.factor_sizes,

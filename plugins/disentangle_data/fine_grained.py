@@ -59,13 +59,13 @@ class FineGrained(Dataset):
 
     def __init__(self, spec: FineGrainedParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
-        self.resolution, self.cache = spec.resolution, spec.cache
+        self.resolution, self.cache, self.map_above = spec.resolution, spec.cache, spec.map_above
         self.image_shape = (3, spec.resolution, spec.resolution)
 
     def load(self) -> ImageData:
         path = cache_file(self.root, self.name, "", f"r{self.resolution}") if self.cache else None
-        tensors = cached(path, self._build)
-        return ImageData(images=tensors["images"], labels=tensors["labels"])
+        tensors = cached(path, self._build, self.map_above)
+        return ImageData(images=tensors["images"], labels=tensors["labels"], on_disk=tensors.mapped)
 
     def missing(self, what: str) -> DatasetError:
         return DatasetError(f"{self.root}: {what}; {self.name} expects {self.layout}")

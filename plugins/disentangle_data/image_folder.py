@@ -29,13 +29,15 @@ class ImageFolder(Dataset):
     def __init__(self, spec: ImageFolderParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
         self.resolution, self.channels, self.cache = spec.resolution, spec.channels, spec.cache
+        self.map_above = spec.map_above
         self.image_shape = (spec.channels, spec.resolution, spec.resolution)
 
     def load(self) -> ImageData:
         key = f"c{self.channels}-r{self.resolution}"
         path = cache_file(self.root, "image_folder", "", key) if self.cache else None
-        tensors = cached(path, self._build)
-        return ImageData(images=tensors["images"], labels=tensors.get("labels"))
+        tensors = cached(path, self._build, self.map_above)
+        labels = tensors.get("labels")
+        return ImageData(images=tensors["images"], labels=labels, on_disk=tensors.mapped)
 
     def files(self) -> tuple[list[Path], torch.Tensor | None]:
         """The images, and each one's class index when they sit in class subfolders."""

@@ -32,6 +32,7 @@ class Svhn(Dataset):
     def __init__(self, spec: SvhnParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
         self.split, self.download, self.cache = spec.split, spec.download, spec.cache
+        self.map_above = spec.map_above
 
     @property
     def path(self) -> Path:
@@ -39,8 +40,8 @@ class Svhn(Dataset):
 
     def load(self) -> ImageData:
         cache = cache_file(self.root, "svhn", self.split) if self.cache else None
-        tensors = cached(cache, self._build)
-        return ImageData(images=tensors["images"], labels=tensors["labels"])
+        tensors = cached(cache, self._build, self.map_above)
+        return ImageData(images=tensors["images"], labels=tensors["labels"], on_disk=tensors.mapped)
 
     def _build(self) -> Tensors:
         # not torchvision's SVHN class: its md5 check refuses any file but the official one
