@@ -208,7 +208,11 @@ class Run:
         recipe = validate_recipe(meta["recipe"], str(sidecar))
         comps = build_components(recipe)
         where = torch.device(device)
-        setup = MethodSetup(recipe, comps, where, torch.Generator(where))
+        # the networks as plain modules: no torch.compile, the default memory layout
+        plain = recipe.train.model_copy(update={"compile": False, "channels_last": False})
+        setup = MethodSetup(
+            recipe.model_copy(update={"train": plain}), comps, where, torch.Generator(where)
+        )
         method: Method = host.methods.build(recipe.method, setup)
         try:
             for part, module in method.networks.items():
