@@ -105,6 +105,9 @@ class Dataset(ABC):
     image_shape: ImageShape
     factor_names: tuple[str, ...] = ()
     factor_sizes: tuple[int, ...] = ()
+    #: the file its prepared data is cached in, if any: what is derived from the data (e.g. the
+    #: Inception reference statistics of FID) is cached beside it
+    prepared: Path | None = None
 
     @abstractmethod
     def load(self) -> ImageData:

@@ -135,3 +135,39 @@ def test_without_weights_the_metrics_are_skipped_or_refused_clearly(
     )
     report = json.loads((run.path / "eval.json").read_text())
     assert "fid" not in report["metrics"]
+
+
+def test_the_reference_statistics_are_cached_beside_the_prepared_data(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from disentangle_metrics import fidelity
+    from test_memory_map import write_folder
+
+    monkeypatch.setenv(ENV_VAR, str(weights))
+    root = write_folder(tmp_path / "data")
+    recipe = {
+        "noise": {"type": "uniform", "dim": 2},
+        "codes": [{"type": "uniform", "name": "c"}],
+        "backbone": {"type": "mnist", "width": 0.125},
+        "dataset": {"type": "image_folder", "root": str(root), "resolution": 28, "channels": 1},
+        "train": {"iterations": 2, "batch_size": 8, "device": "cpu", "tensorboard": False},
+        "images": {"samples": 4, "traversal_rows": 2, "traversal_steps": 3},
+    }
+    run = train(validate_recipe(recipe), tmp_path / "run")
+    params = FidelityParams(samples=10)
+    first = FID(params)(eval_context(run.load(), tmp_path / "eval"))
+    ctx = eval_context(run.load(), tmp_path / "eval")
+    cached = FID(params).reference_file(ctx)
+    assert cached is not None and cached.is_file()
+    assert cached.parent == ctx.dataset.prepared.parent and str(ctx.seed) in cached.name
+    calls = []
+    original = fidelity.features
+
+    def counted(images: torch.Tensor, path: Path) -> dict[str, torch.Tensor]:
+        calls.append(len(images))
+        return original(images, path)
+
+    monkeypatch.setattr(fidelity, "features", counted)
+    assert FID(params)(ctx) == first  # the real features read back, the generated ones made
+    assert calls == [10]
+    assert FID(params).protocol(ctx)["reference_cache"] == str(cached)

@@ -58,10 +58,14 @@ class Celeba(Dataset):
             (self.root, self.root / PARTITION_FILE),
         )
 
-    def load(self) -> ImageData:
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
         key = f"c{self.crop}-r{self.resolution}"
-        cache = cache_file(self.root, "celeba", self.split, key) if self.cache else None
-        tensors = cached(cache, self._build, self.map_above)
+        return cache_file(self.root, "celeba", self.split, key) if self.cache else None
+
+    def load(self) -> ImageData:
+        tensors = cached(self.prepared, self._build, self.map_above)
         return ImageData(images=tensors["images"], on_disk=tensors.mapped)
 
     def _build(self) -> Tensors:

@@ -56,12 +56,16 @@ class Chairs(Dataset):
         self.map_above = spec.map_above
         self.image_shape = (1, spec.resolution, spec.resolution)
 
-    def load(self) -> ImageData:
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
         archive = self.root.name.endswith((".tar", ".tar.gz", ".tgz"))
         folder = self.root.parent if archive else self.root
         key = f"r{self.resolution}-{'inverted' if self.invert else 'plain'}"
-        cache = cache_file(folder, "chairs", "all", key) if self.cache else None
-        tensors = cached(cache, self._build, self.map_above)
+        return cache_file(folder, "chairs", "all", key) if self.cache else None
+
+    def load(self) -> ImageData:
+        tensors = cached(self.prepared, self._build, self.map_above)
         factors = tensors["factors"]
         return ImageData(
             images=tensors["images"],

@@ -60,10 +60,14 @@ class Faces(Dataset):
         self.cache, self.map_above = spec.cache, spec.map_above
         self.image_shape = (1, spec.resolution, spec.resolution)
 
-    def load(self) -> ImageData:
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
         key = f"{self.variation}-r{self.resolution}"
-        cache = cache_file(self.root, "faces", self.split, key) if self.cache else None
-        tensors = cached(cache, self._build, self.map_above)
+        return cache_file(self.root, "faces", self.split, key) if self.cache else None
+
+    def load(self) -> ImageData:
+        tensors = cached(self.prepared, self._build, self.map_above)
         if "factors" not in tensors:
             return ImageData(images=tensors["images"], on_disk=tensors.mapped)
         return ImageData(

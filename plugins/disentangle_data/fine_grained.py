@@ -62,9 +62,14 @@ class FineGrained(Dataset):
         self.resolution, self.cache, self.map_above = spec.resolution, spec.cache, spec.map_above
         self.image_shape = (3, spec.resolution, spec.resolution)
 
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
+        key = f"r{self.resolution}"
+        return cache_file(self.root, self.name, "", key) if self.cache else None
+
     def load(self) -> ImageData:
-        path = cache_file(self.root, self.name, "", f"r{self.resolution}") if self.cache else None
-        tensors = cached(path, self._build, self.map_above)
+        tensors = cached(self.prepared, self._build, self.map_above)
         return ImageData(images=tensors["images"], labels=tensors["labels"], on_disk=tensors.mapped)
 
     def missing(self, what: str) -> DatasetError:

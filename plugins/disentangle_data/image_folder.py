@@ -32,10 +32,14 @@ class ImageFolder(Dataset):
         self.map_above = spec.map_above
         self.image_shape = (spec.channels, spec.resolution, spec.resolution)
 
-    def load(self) -> ImageData:
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
         key = f"c{self.channels}-r{self.resolution}"
-        path = cache_file(self.root, "image_folder", "", key) if self.cache else None
-        tensors = cached(path, self._build, self.map_above)
+        return cache_file(self.root, "image_folder", "", key) if self.cache else None
+
+    def load(self) -> ImageData:
+        tensors = cached(self.prepared, self._build, self.map_above)
         labels = tensors.get("labels")
         return ImageData(images=tensors["images"], labels=labels, on_disk=tensors.mapped)
 

@@ -38,9 +38,13 @@ class Svhn(Dataset):
     def path(self) -> Path:
         return self.root / SPLIT_FILES[self.split]
 
+    @property
+    def prepared(self) -> Path | None:
+        """The prepared cache's file (None when `cache` is off)."""
+        return cache_file(self.root, "svhn", self.split) if self.cache else None
+
     def load(self) -> ImageData:
-        cache = cache_file(self.root, "svhn", self.split) if self.cache else None
-        tensors = cached(cache, self._build, self.map_above)
+        tensors = cached(self.prepared, self._build, self.map_above)
         return ImageData(images=tensors["images"], labels=tensors["labels"], on_disk=tensors.mapped)
 
     def _build(self) -> Tensors:

@@ -6,11 +6,14 @@ The file is the standard `pt_inception-2015-12-05-6726825d.pth` (pytorch-fid's r
 same weights torch-fidelity downloads). It is first read with torch's safe loader (tensors
 only, no code), then handed to torch-fidelity. Grayscale images are repeated to 3 channels.
 Real images are drawn from the run's dataset (its test split where it has one), as many as the
-generated ones (or all of them when it has fewer).
+generated ones (or all of them when it has fewer). Their Inception features (the reference
+statistics) are cached beside the dataset's prepared data, named by the count, the seed and
+the weights' digest, so the next evaluation on the same data skips them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -20,6 +23,8 @@ from typing import Any
 
 import torch
 from pydantic import Field
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from disentangle import EvalContext, Metric, Params
 from disentangle.errors import DisentangleError
@@ -125,6 +130,18 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, size: int = 
     return float(out["kernel_inception_distance_mean"])
 
 
+def save_atomically(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write to a temp file renamed over `path`; a folder that can't be written is skipped
+    (the features are recomputed next time)."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, temp)
+        os.replace(temp, path)
+    except (OSError, SafetensorError):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
 class Fidelity(Metric):
     """What the three metrics share: the images, their features, the protocol."""
 
@@ -153,15 +170,36 @@ class Fidelity(Metric):
             g = torch.Generator().manual_seed(ctx.seed)
             return images[torch.randperm(len(images), generator=g)[:n]]
 
-        return self._shared(ctx, "real", draw)
+        def stored(n: int) -> dict[str, torch.Tensor]:
+            file = self.reference_file(ctx)
+            if file is not None:
+                with contextlib.suppress(OSError, SafetensorError):
+                    return load_file(file)
+            found = features(draw(n), weights_path())
+            if file is not None:
+                save_atomically(found, file)
+            return found
 
-    def _shared(self, ctx: EvalContext, kind: str, draw: Any) -> dict[str, torch.Tensor]:
-        """The features of `count` images of one kind, kept in the evaluation's cache."""
+        return self._shared(ctx, "real", stored, extract=False)
+
+    def reference_file(self, ctx: EvalContext) -> Path | None:
+        """Where the real images' features are cached: beside the dataset's prepared data."""
+        prepared, path = ctx.dataset.prepared, weights_path()
+        if prepared is None or path is None:
+            return None
+        name = f"{prepared.stem}-inception-n{self.count(ctx)}-seed{ctx.seed}-{sha256(path)[:12]}"
+        return prepared.with_name(f"{name}.safetensors")
+
+    def _shared(
+        self, ctx: EvalContext, kind: str, draw: Any, extract: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """The features of `count` images of one kind (`draw` gives the images, or with
+        `extract` false their features), kept in the evaluation's cache."""
         n, path = self.count(ctx), weights_path()
         key = f"fidelity/{kind}/{n}/{ctx.seed}/{path}"
         cache = ctx.cache if ctx.cache is not None else {}
         if key not in cache:
-            cache[key] = features(draw(n), path)
+            cache[key] = features(draw(n), path) if extract else draw(n)
         return cache[key]
 
     def protocol(self, ctx: EvalContext) -> dict[str, Any]:
@@ -176,6 +214,7 @@ class Fidelity(Metric):
             "weights": path.name,
             "weights_sha256": sha256(path),
             "reference": "the run's dataset (its test split where it has one)",
+            "reference_cache": str(self.reference_file(ctx) or "none"),
         }
 
 
