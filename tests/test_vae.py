@@ -15,6 +15,7 @@ from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from disentangle_vae.beta_vae import BetaVAE
 from disentangle_vae.factor_vae import shuffle_codes
 from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, total_correlation
+from layouts import write_split
 from torch import nn
 
 from disentangle.build import build_components
@@ -252,3 +253,26 @@ def test_factor_vae_trains_the_vae_and_its_tc_discriminator() -> None:
     weighted, _ = build(type="factor_vae", gamma=30.0)
     numbers = weighted.step(images).tolist()
     assert numbers[0] == pytest.approx(numbers[1] + numbers[2] + 30.0 * numbers[4], rel=1e-6)
+
+
+@pytest.mark.parametrize("side", [28, 32])
+def test_mnist_sized_networks(side: int) -> None:
+    entry = host.backbones.get("dlib_conv")
+    bb = entry.factory(entry.spec_model()(type="dlib_conv", resolution=side, channels=3))
+    g, d = bb.generator(LATENT), bb.discriminator(2 * LATENT)
+    images = g(torch.randn(5, LATENT, generator=torch.Generator().manual_seed(0)))
+    assert images.shape == (5, 3, side, side) == (5, *bb.image_shape)
+    assert d(images)[1].shape == (5, 2 * LATENT)
+
+
+def test_a_vae_trains_on_mnist_digits_at_28_pixels(tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_split(raw, "train", 16, seed=0)
+    write_split(raw, "t10k", 16, seed=1)
+    data = recipe(type="beta_tcvae", beta=2.0)
+    data["backbone"] = {"type": "dlib_conv", "resolution": 28}
+    data["dataset"] = {"type": "mnist", "root": str(tmp_path)}
+    run = train(validate_recipe(data), tmp_path / "run")
+    assert [r["iteration"] for r in load_run(run.path).metrics()] == [1, 2, 3, 4]
+    assert run.sample(4).shape == (4, 1, 28, 28)
