@@ -123,3 +123,24 @@ def checkpointed(iterations: int, batch_size: int) -> dict[str, Any]:
 
 #: an [images] section of small grids
 SMALL_IMAGES: dict[str, Any] = {"samples": 4, "traversal_rows": 2, "traversal_steps": 3}
+
+
+def whole_and_resumed(
+    data: dict[str, Any], folder: Path, cut: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The final checkpoint states of `data` trained whole and trained to `cut` then resumed."""
+    from disentangle.checkpoint import load_checkpoint
+    from disentangle.recipe import validate_recipe
+    from disentangle.run import load_run
+    from disentangle.training.loop import resume, train
+
+    whole = train(validate_recipe(data), folder / "whole")
+    short = copy.deepcopy(data)
+    short["train"]["iterations"] = cut
+    train(validate_recipe(short), folder / "cut")
+    resume(folder / "cut", [f"train.iterations={data['train']['iterations']}"])
+    states = [
+        load_checkpoint(load_run(path).latest_checkpoint())[0]
+        for path in (whole.path, folder / "cut")
+    ]
+    return states[0], states[1]

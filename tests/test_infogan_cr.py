@@ -3,23 +3,20 @@ weight schedule with a fresh CR discriminator at its start, and exact resume acr
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SMALL_IMAGES, checkpointed, tiny_grid
+from conftest import SMALL_IMAGES, checkpointed, tiny_grid, whole_and_resumed
 from disentangle_infogan.cr import InfoGANCR, InfoGANCRParams
 
 from disentangle.build import build_components
-from disentangle.checkpoint import load_checkpoint
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
-from disentangle.training.loop import resume, train
 
 CPU = torch.device("cpu")
 BATCH = 8
@@ -120,14 +117,7 @@ def test_the_critic_restarts_fresh_at_the_start() -> None:
 
 
 def test_a_resume_across_the_start_ends_where_the_whole_run_does(tmp_path: Path) -> None:
-    data = recipe(start=3)
-    train(validate_recipe(data), tmp_path / "whole")
-    cut = copy.deepcopy(data)
-    cut["train"]["iterations"] = 2
-    train(validate_recipe(cut), tmp_path / "cut")
-    resume(tmp_path / "cut", ["train.iterations=6"])
-    whole, _ = load_checkpoint(load_run(tmp_path / "whole").latest_checkpoint())
-    again, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    whole, again = whole_and_resumed(recipe(start=3), tmp_path, cut=2)
     assert int(whole["schedule"]["count"]) == 6
     for part in ("generator", "discriminator", "cr_discriminator"):
         for k in whole[part]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SMALL_IMAGES, checkpointed, tiny_grid
+from conftest import SMALL_IMAGES, checkpointed, tiny_grid, whole_and_resumed
 from disentangle_vae.beta_vae import BetaVAE
 from disentangle_vae.factor_vae import shuffle_codes
 from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, total_correlation
@@ -19,13 +19,12 @@ from layouts import write_split
 from torch import nn
 
 from disentangle.build import build_components
-from disentangle.checkpoint import load_checkpoint
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
-from disentangle.training.loop import resume, train
+from disentangle.training.loop import train
 
 CPU = torch.device("cpu")
 LATENT = 4
@@ -137,14 +136,7 @@ def test_latents_it_cannot_use_are_recipe_errors() -> None:
 
 
 def test_a_resumed_vae_ends_where_the_whole_run_does(tmp_path: Path) -> None:
-    data = recipe(beta=2.0)
-    run = train(validate_recipe(data), tmp_path / "whole")
-    cut = copy.deepcopy(data)
-    cut["train"]["iterations"] = 2
-    train(validate_recipe(cut), tmp_path / "cut")
-    resume(tmp_path / "cut", ["train.iterations=4"])
-    whole, _ = load_checkpoint(run.latest_checkpoint())
-    again, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    whole, again = whole_and_resumed(recipe(beta=2.0), tmp_path, cut=2)
     assert set(whole) == {"encoder", "decoder", "opt", "rng"}
     for part in ("encoder", "decoder"):
         for key in whole[part]:
@@ -205,13 +197,7 @@ def test_the_annealed_capacity_grows_to_c_max_and_resumes(tmp_path: Path) -> Non
     kl = torch.tensor(5.0)
     assert vae.regulariser(kl, kl, kl, kl).item() == pytest.approx(10.0 * (5.0 - 3.0))
     data = recipe(type="annealed_vae", iteration_threshold=3)
-    train(validate_recipe(data), tmp_path / "whole")
-    cut = copy.deepcopy(data)
-    cut["train"]["iterations"] = 2
-    train(validate_recipe(cut), tmp_path / "cut")
-    resume(tmp_path / "cut", ["train.iterations=4"])
-    whole, _ = load_checkpoint(load_run(tmp_path / "whole").latest_checkpoint())
-    again, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    whole, again = whole_and_resumed(data, tmp_path, cut=2)
     assert int(again["schedule"]["count"]) == 4
     for key in whole["encoder"]:
         assert torch.equal(whole["encoder"][key], again["encoder"][key]), key
