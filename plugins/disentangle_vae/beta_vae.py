@@ -106,18 +106,33 @@ class BetaVAE(Method):
         """The term added to the reconstruction: β · KL (β-VAE)."""
         return self.spec.beta * kl
 
-    def step(self, real: torch.Tensor) -> torch.Tensor:
+    def elbo_terms(
+        self, real: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The posterior's means and log variances, one reparameterised sample z (the
+        step's only random draw so far), and the batch means of the reconstruction loss and
+        of KL(q(z|x) ‖ N(0, I))."""
         mean, log_var = self._posterior(real)
         noise = torch.randn(mean.shape, generator=self.rng, device=mean.device)
         z = mean + torch.exp(0.5 * log_var) * noise
         reconstruction = self.reconstruction(real, z).mean()
         kl = (0.5 * (mean.square() + log_var.exp() - log_var - 1).sum(dim=1)).mean()
-        loss = reconstruction + self.regulariser(kl, mean, log_var, z)
-        self.opt.zero_grad(set_to_none=True)
+        return mean, log_var, z, reconstruction, kl
+
+    def update(self, loss: torch.Tensor, *optimizers: torch.optim.Optimizer) -> None:
+        """Back-propagate `loss` and step `optimizers` (gradients averaged over processes)."""
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.sync is not None:
-            self.sync(self.opt)
-        self.opt.step()
+        for optimizer in optimizers:
+            if self.sync is not None:
+                self.sync(optimizer)
+            optimizer.step()
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        mean, log_var, z, reconstruction, kl = self.elbo_terms(real)
+        loss = reconstruction + self.regulariser(kl, mean, log_var, z)
+        self.update(loss, self.opt)
         return torch.stack([loss, reconstruction, kl, reconstruction + kl]).detach()
 
     def restored(self) -> None:

@@ -72,12 +72,8 @@ class FactorVAE(BetaVAE):
             group["lr"], group["betas"] = self.spec.lr_tc, (self.spec.beta1_tc, self.spec.beta2_tc)
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
-        mean, log_var = self._posterior(real)
-        noise = torch.randn(mean.shape, generator=self.rng, device=mean.device)
-        z = mean + torch.exp(0.5 * log_var) * noise
+        _, _, z, reconstruction, kl = self.elbo_terms(real)
         shuffled = shuffle_codes(z.detach(), self.rng)
-        reconstruction = self.reconstruction(real, z).mean()
-        kl = (0.5 * (mean.square() + log_var.exp() - log_var - 1).sum(dim=1)).mean()
         self.critic.requires_grad_(False)
         logits = self.critic(z)
         self.critic.requires_grad_(True)
@@ -87,12 +83,7 @@ class FactorVAE(BetaVAE):
         p_joint = F.softmax(self.critic(z.detach()), dim=1)[:, 0].clamp(1e-6, 1 - 1e-6)
         p_product = F.softmax(self.critic(shuffled), dim=1)[:, 1].clamp(1e-6, 1 - 1e-6)
         loss_tc = -(0.5 * p_joint.log().mean() + 0.5 * p_product.log().mean())
-        self.opt.zero_grad(set_to_none=True)
-        self.opt_tc.zero_grad(set_to_none=True)
-        (loss + loss_tc).backward()  # disjoint parameters: each gets its own loss's gradient
-        for optimizer in (self.opt, self.opt_tc):
-            if self.sync is not None:
-                self.sync(optimizer)
-            optimizer.step()
+        # disjoint parameters: each optimizer's parameters get only their own loss's gradient
+        self.update(loss + loss_tc, self.opt, self.opt_tc)
         numbers = [loss, reconstruction, kl, reconstruction + kl, tc, loss_tc]
         return torch.stack(numbers).detach()
