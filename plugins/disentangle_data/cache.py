@@ -113,8 +113,10 @@ def _read(path: Path, map_above: float) -> Prepared | None:
         with safe_open(path, framework="pt") as file:
             names = list(file.keys())
             size = math.prod(file.get_slice("images").get_shape()) if "images" in names else 0
-        if size > map_above:
-            tensors = Prepared({name: _load_one(path, name) for name in names if name != "images"})
+            mapped = size > map_above
+            if mapped:  # the small tensors read here, the images mapped below
+                tensors = Prepared({n: file.get_tensor(n) for n in names if n != "images"})
+        if mapped:
             tensors["images"] = mapped_images(path)
             tensors.mapped = True
         else:
@@ -127,11 +129,6 @@ def _read(path: Path, map_above: float) -> Prepared | None:
     if any(len(t) != len(images) for t in tensors.values()):
         return None
     return tensors
-
-
-def _load_one(path: Path, name: str) -> torch.Tensor:
-    with safe_open(path, framework="pt") as file:
-        return file.get_tensor(name)
 
 
 def _write(path: Path, tensors: Tensors) -> None:
