@@ -26,6 +26,7 @@ from disentangle_dcgan.layers import (
     Output,
     conv,
     image_out,
+    pair_network,
     scaled,
     spectrally_normed,
 )
@@ -119,10 +120,8 @@ class DspritesBackbone(Backbone):
         """InfoGAN-CR's CR discriminator (their CrDiscriminator, gan/network.py): D's trunk on
         two channel-stacked images, then a linear layer to `outputs` logits; spectral norm (if
         the spec asks) on every layer but that last one, as theirs."""
-        trunk = init_weights(self._trunk(2))
-        if self.spec.spectral_norm:
-            spectrally_normed(trunk)
-        return nn.Sequential(trunk, init_weights(nn.Linear(self.hidden, outputs)))
+        trunk = self._trunk(2)
+        return pair_network(trunk, self.hidden, outputs, self.spec.spectral_norm, init_weights)
 
     def discriminator(self, q_dim: int) -> Discriminator:
         slope = self.spec.leaky_slope

@@ -8,6 +8,7 @@ conv and upconv use a 4×4 Conv2d with padding "same" there (PyTorch pads 1 befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -89,6 +90,22 @@ def with_heads(
     heads = q_head(features, q_hidden, q_dim, spec.leaky_slope)
     d = init_weights(Discriminator(trunk, nn.Linear(features, 1), heads))
     return spectrally_normed(d) if spec.spectral_norm else d
+
+
+def pair_network(
+    trunk: nn.Module,
+    features: int,
+    outputs: int,
+    spectral: bool,
+    init: Callable[[nn.Module], nn.Module],
+) -> nn.Sequential:
+    """A trunk on two channel-stacked images, then a linear layer from its `features` to
+    `outputs` logits, both initialised by `init`; spectral norm (if `spectral`) on the trunk
+    only, as InfoGAN-CR's CR discriminator."""
+    trunk = init(trunk)
+    if spectral:
+        spectrally_normed(trunk)
+    return nn.Sequential(trunk, init(nn.Linear(features, outputs)))
 
 
 def spectrally_normed(module: nn.Module) -> nn.Module:

@@ -14,8 +14,8 @@ from disentangle_dcgan.layers import (
     fc,
     image_out,
     init_weights,
+    pair_network,
     scaled,
-    spectrally_normed,
     upconv,
     with_heads,
 )
@@ -72,7 +72,5 @@ class MnistBackbone(Backbone):
     def pair_discriminator(self, outputs: int) -> nn.Module:
         """D's trunk on two channel-stacked images, then a linear layer to `outputs` logits
         (spectrally normalised but for that last layer, if the spec asks)."""
-        trunk = init_weights(self._trunk(2 * self.image_shape[0]))
-        if self.spec.spectral_norm:
-            spectrally_normed(trunk)
-        return nn.Sequential(trunk, init_weights(nn.Linear(self.hidden, outputs)))
+        trunk = self._trunk(2 * self.image_shape[0])
+        return pair_network(trunk, self.hidden, outputs, self.spec.spectral_norm, init_weights)
