@@ -3,6 +3,7 @@ another or at once; and the table of a sweep's runs, grouped by the values that 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import os
@@ -85,9 +86,9 @@ def point_name(base: str, overrides: list[str]) -> str:
 
 def grid_recipes(data: dict[str, Any], axes: list[tuple[str, list[str]]]) -> list[Any]:
     """The validated recipe of every grid point, named after its values."""
-    recipes = []
+    recipes, base = [], to_data(validate_recipe(data))  # the defaults filled in, once
     for overrides in grid_points(axes):
-        point = to_data(validate_recipe(data))
+        point = copy.deepcopy(base)
         apply_overrides(point, overrides)
         point["name"] = point_name(data["name"], overrides)
         recipes.append(validate_recipe(point, f"--grid {' '.join(overrides)}"))
