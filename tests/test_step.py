@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_grid
+from conftest import tiny_grid, whole_and_resumed
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 from disentangle.build import Components, build_components
-from disentangle.checkpoint import load_checkpoint
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
-from disentangle.training.loop import resume, train
 
 CPU = torch.device("cpu")
 BATCH = 8
@@ -320,12 +318,7 @@ def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path, prec
     (in bf16 too: the weight copies are made again from the restored weights)."""
     data = infogan_cr_recipe()
     data["train"]["precision"] = precision
-    train(validate_recipe(data), tmp_path / "whole")
-    data["train"]["iterations"] = 4
-    train(validate_recipe(data), tmp_path / "cut")
-    resume(tmp_path / "cut", ["train.iterations=6"])
-    whole, _ = load_checkpoint(load_run(tmp_path / "whole").latest_checkpoint())
-    cut, _ = load_checkpoint(load_run(tmp_path / "cut").latest_checkpoint())
+    whole, cut = whole_and_resumed(data, tmp_path, cut=4)
     d = whole["discriminator"]
     assert any(k.endswith("parametrizations.weight.0._u") for k in d)
     for part in ("generator", "discriminator", "estimator"):

@@ -94,13 +94,7 @@ class InfoGANCR(InfoGAN):
         n_codes = len(self.comps.codes)
         self.critic = PairCritic(self.backbone.pair_discriminator(n_codes)).to(self.device)
         self.critic.requires_grad_(False)  # trainable in its own step only
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.opt_cr = torch.optim.Adam(
-            self.critic.parameters(),
-            lr=spec.lr_cr,
-            betas=(self.optim.beta1, self.optim.beta2),
-            **fused,
-        )
+        self.opt_cr = self.adam(self.critic.parameters(), spec.lr_cr)
         self.iterations = Iterations().to(self.device)
         self.networks["cr_discriminator"] = self.critic
         self.networks["schedule"] = self.iterations

@@ -18,7 +18,7 @@ linear weight, refreshed after its optimizer's step (disentangle/training/precis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -55,13 +55,9 @@ class InfoGAN(Method):
         if t.compile:
             for module in (g, d.trunk, d.d_head, d.q_head):
                 module.compile()
-        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
-        betas = (o.beta1, o.beta2)
         self.generator, self.discriminator, self.estimator = g, d, est
-        self.opt_d = torch.optim.Adam(
-            [*d.parameters(), *est.parameters()], lr=o.lr_d, betas=betas, **fused
-        )
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=o.lr_g, betas=betas, **fused)
+        self.opt_d = self.adam([*d.parameters(), *est.parameters()], o.lr_d)
+        self.opt_g = self.adam(g.parameters(), o.lr_g)
         self.networks = {"generator": g, "discriminator": d, "estimator": est}
         self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
@@ -81,6 +77,12 @@ class InfoGAN(Method):
             if bf16
             else {}
         )
+
+    def adam(self, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
+        """Adam with the recipe's betas, fused on CPU and CUDA."""
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        betas = (self.optim.beta1, self.optim.beta2)
+        return torch.optim.Adam(params, lr=lr, betas=betas, **fused)
 
     def decoder(self) -> nn.Module:
         return self.generator
