@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from scipy import linalg
 from test_cli import assert_clean_failure, invoke
 
@@ -171,3 +172,11 @@ def test_the_reference_statistics_are_cached_beside_the_prepared_data(
     assert FID(params)(ctx) == first  # the real features read back, the generated ones made
     assert calls == [10]
     assert FID(params).protocol(ctx)["reference_cache"] == str(cached)
+    cached.write_bytes(b"not safetensors")  # a damaged cache is recomputed, not trusted
+    calls.clear()
+    assert FID(params)(eval_context(run.load(), tmp_path / "eval")) == first
+    assert calls == [10, 10]
+    save_file({"other": torch.zeros(3)}, cached)  # readable, but not the features
+    calls.clear()
+    assert FID(params)(eval_context(run.load(), tmp_path / "eval")) == first
+    assert calls == [10, 10]
