@@ -188,3 +188,65 @@ def write_shapes3d(path: Path, sizes: tuple[int, ...] = (2, 1, 2, 3, 2, 2)) -> n
         file.create_dataset("images", data=images, compression="gzip")
         file.create_dataset("labels", data=labels, compression="gzip")
     return classes
+
+
+# The fine-grained datasets of FineGAN's comparison: each picture black with FineGAN's crop
+# square of its box (x, y, w, h) painted green.
+GREEN = (0, 220, 0)
+FINE_GRAINED_BOXES = ((50, 20, 40, 40), (60, 30, 30, 20))
+
+
+def box_picture(
+    path: Path, box: tuple[int, int, int, int], size: tuple[int, int] = (200, 100)
+) -> None:
+    x, y, w, h = box
+    r = int(max(w, h) * 0.75)
+    cx, cy = int((2 * x + w) / 2), int((2 * y + h) / 2)
+    pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    pixels[max(0, cy - r) : cy + r, max(0, cx - r) : cx + r] = GREEN
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, quality=100)
+
+
+def write_cub(root: Path) -> None:
+    """CUB_200_2011/: its list files and images/<class>/*.jpg; classes 1 and 2."""
+    base = root / "CUB_200_2011"
+    files = {"1": "001.Albatross/a.jpg", "2": "002.Auklet/b.jpg"}
+    boxes = dict(zip(files, FINE_GRAINED_BOXES, strict=True))
+    for key, name in files.items():
+        box_picture(base / "images" / name, boxes[key])
+    (base / "images.txt").write_text("".join(f"{k} {v}\n" for k, v in files.items()))
+    lines = "".join(f"{k} {' '.join(f'{v:.1f}' for v in b)}\n" for k, b in boxes.items())
+    (base / "bounding_boxes.txt").write_text(lines)
+    (base / "image_class_labels.txt").write_text("1 1\n2 2\n")
+
+
+def write_cars(root: Path) -> None:
+    """cars_train/*.jpg and devkit/cars_train_annos.mat; classes 14 and 3 (1-based)."""
+    fields = ["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname"]
+    annotations = np.zeros((1, 2), dtype=[(f, "O") for f in fields])
+    for i, (name, box, label) in enumerate(
+        [("00001.jpg", (50, 20, 40, 40), 14), ("00002.jpg", (70, 30, 50, 30), 3)]
+    ):
+        box_picture(root / "cars_train" / name, box)
+        x, y, w, h = box
+        corners = [np.array([[v]], dtype=np.uint16) for v in (x, y, x + w, y + h)]
+        annotations[0, i] = (*corners, np.array([[label]], dtype=np.uint8), np.array([name]))
+    (root / "devkit").mkdir()
+    scipy.io.savemat(root / "devkit" / "cars_train_annos.mat", {"annotations": annotations})
+
+
+def write_dogs(root: Path) -> None:
+    """Images/<wnid>-<breed>/*.jpg and Annotation/<wnid>-<breed>/<stem> (VOC XML); 2 breeds."""
+    for breed, stem, box in (
+        ("n02085620-Chihuahua", "n02085620_1", (50, 20, 40, 40)),
+        ("n02085782-Japanese_spaniel", "n02085782_2", (80, 10, 30, 60)),
+    ):
+        box_picture(root / "Images" / breed / f"{stem}.jpg", box)
+        x, y, w, h = box
+        note = root / "Annotation" / breed / stem
+        note.parent.mkdir(parents=True)
+        note.write_text(
+            f"<annotation><object><name>{breed}</name><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
+            f"<xmax>{x + w}</xmax><ymax>{y + h}</ymax></bndbox></object></annotation>"
+        )

@@ -16,8 +16,10 @@ from disentangle.errors import DisentangleError
 from disentangle.evaluate import evaluate
 from disentangle.literature import published
 from disentangle.plugins import PluginHost, host
-from disentangle.recipe import validate_recipe
+from disentangle.recipe import load_recipe, validate_recipe
 from disentangle.training.loop import train
+
+RECIPES = Path(__file__).parent.parent / "recipes"
 
 runner = CliRunner()
 
@@ -165,3 +167,7 @@ def test_the_shipped_published_numbers_name_registered_metrics() -> None:
     assert dsprites[("InfoGAN (modified)", "mig")] == 0.22
     assert dsprites[("InfoGAN-CR", "factor_vae")] == 0.88
     assert len(dsprites) == 12
+    for name, fid_value in (("cub", 13.20), ("cars", 17.63), ("dogs", 29.34)):  # FineGAN's Table 1
+        rows = {(p.metric, p.score): p.value for p in published(name)}
+        assert rows[("fid", "fid")] == fid_value and ("inception_score", "inception_score") in rows
+        assert load_recipe(RECIPES / f"{name}.toml").dataset.type == name

@@ -1,4 +1,5 @@
-"""The paper's DCGAN-style architectures (InfoGAN, Appendix C) and InfoGAN-CR's dSprites one."""
+"""The paper's DCGAN-style architectures (InfoGAN, Appendix C), InfoGAN-CR's dSprites one and
+FineGAN's 128×128 one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from disentangle_dcgan.celeba import CelebaBackbone, CelebaParams
 from disentangle_dcgan.chairs import ChairsBackbone, ChairsParams
 from disentangle_dcgan.dsprites import DspritesBackbone, DspritesParams
 from disentangle_dcgan.faces import FacesBackbone, FacesParams
+from disentangle_dcgan.finegan import FineganBackbone, FineganParams
 from disentangle_dcgan.mnist import MnistBackbone, MnistParams
 from disentangle_dcgan.svhn import SvhnBackbone, SvhnParams
 
@@ -19,3 +21,4 @@ def register_backbones(register):
     register("faces", FacesBackbone, FacesParams)
     register("chairs", ChairsBackbone, ChairsParams)
     register("dsprites", DspritesBackbone, DspritesParams)
+    register("finegan", FineganBackbone, FineganParams)
