@@ -18,7 +18,7 @@ from disentangle.plugins import ENV_VAR, GROUP, PluginHost
 PROVIDER = "disentangle-toolkit"
 FIRST_PARTY = {"infogan", "dcgan", "data", "metrics", "vae"}
 #: the backbones of the dcgan plugin alone (the vae plugin adds dlib_conv)
-DCGAN_BACKBONES = ["celeba", "chairs", "dsprites", "faces", "mnist", "svhn"]
+DCGAN_BACKBONES = ["celeba", "chairs", "dsprites", "faces", "finegan", "mnist", "svhn"]
 EXPECTED = {
     "methods": [
         "annealed_vae",
@@ -30,7 +30,7 @@ EXPECTED = {
         "infogan_cr",
     ],
     "codes": ["categorical", "gaussian", "uniform"],
-    "backbones": ["celeba", "chairs", "dlib_conv", "dsprites", "faces", "mnist", "svhn"],
+    "backbones": ["celeba", "chairs", "dlib_conv", "dsprites", "faces", "finegan", "mnist", "svhn"],
     "estimators": ["infonce", "nwj", "variational"],
     "datasets": [
         "cars",
