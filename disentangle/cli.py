@@ -524,6 +524,61 @@ def eval_(
         _show_scores(report)
 
 
+@app.command()
+def curve(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    metric: Annotated[
+        list[str] | None, typer.Option(help="A metric to compute (repeatable; default: all).")
+    ] = None,
+    every: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only checkpoints at multiples of this iteration."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
+    ] = 0,
+    fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
+    ] = "cpu",
+    literature: Annotated[
+        str | None,
+        typer.Option(
+            "--published",
+            help="Draw this dataset's published numbers (default: the run's dataset's).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="PNG path (default RUN/curve.png).")
+    ] = None,
+) -> None:
+    """Metrics over a run's kept checkpoints: RUN/curve.json (resumed if stopped), a table, and
+    a plot with the published numbers beside."""
+    with user_errors():
+        from disentangle.curve import curve_plot, metric_curve
+        from disentangle.literature import published
+        from disentangle.plugins import host
+        from disentangle.run import load_run
+
+        run = load_run(run_dir)
+        if literature is not None and literature not in host.datasets.names():
+            raise DisentangleError(f"--published {literature}: no dataset of that name")
+        result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
+        keys = sorted(
+            {(m, s) for p in result["points"] for m, v in p["metrics"].items() for s in v}
+        )
+        table = Table("iteration", *(s for _, s in keys), title=f"{run.path}")
+        for point in result["points"]:
+            values = [point["metrics"].get(m, {}).get(s) for m, s in keys]
+            table.add_row(
+                str(point["iteration"]), *("" if v is None else f"{v:.4f}" for v in values)
+            )
+        out.print(table)
+        dataset = literature or run.recipe().dataset.type
+        path = output or run.note(run.path / "curve.png")
+        out.print(f"wrote {curve_plot(result, published(dataset), path)}")
+
+
 def _show_scores(report: dict[str, Any]) -> None:
     """The scores of an eval.json report, beside their chance levels when measured."""
     chance = report.get("chance") or {}

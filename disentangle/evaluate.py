@@ -100,24 +100,7 @@ def evaluate(
     ctx = eval_context(trained, run.path / "eval", split=split, seed=seed, fast=fast, device=device)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     before = set(ctx.out_dir.iterdir())
-    scores: dict[str, dict[str, float]] = {}
-    chances: dict[str, dict[str, float]] = {}
-    skipped: dict[str, str] = {}
-    protocols: dict[str, dict[str, Any]] = {}
-    for name in metrics or host.metrics.names():
-        metric = default_metric(name)
-        reason = metric.applies(ctx)
-        if reason is None:
-            scores[name] = metric(ctx)
-            protocol = metric.protocol(ctx)
-            if protocol:
-                protocols[name] = protocol
-            if chance and metric.scores_representation:
-                chances[name] = _chance(metric, ctx)
-        elif metrics:
-            raise DisentangleError(f"metric {name!r} does not apply to {run.path}: {reason}")
-        else:
-            skipped[name] = reason
+    scores, chances, skipped, protocols = score(ctx, metrics, chance, run.path)
     if logs_mi(run):
         mi_curves([run], run.note(ctx.out_dir / "mi-curve.png"))
     matches = factor_matches(ctx)
@@ -139,6 +122,33 @@ def evaluate(
         run.note(path)
     write_text_atomic(run.note(run.path / "eval.json"), json.dumps(report, indent=1))
     return report
+
+
+def score(
+    ctx: EvalContext, metrics: list[str] | None, chance: bool, where: Path
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, str], dict]:
+    """Each metric's scores, its chance level (if `chance`), the reason each metric left out
+    does not apply, and the metrics' protocols. Metrics named in `metrics` must apply (else
+    an error naming `where`); without names, every registered metric that applies."""
+    scores: dict[str, dict[str, float]] = {}
+    chances: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
+    protocols: dict[str, dict[str, Any]] = {}
+    for name in metrics or host.metrics.names():
+        metric = default_metric(name)
+        reason = metric.applies(ctx)
+        if reason is None:
+            scores[name] = metric(ctx)
+            protocol = metric.protocol(ctx)
+            if protocol:
+                protocols[name] = protocol
+            if chance and metric.scores_representation:
+                chances[name] = _chance(metric, ctx)
+        elif metrics:
+            raise DisentangleError(f"metric {name!r} does not apply to {where}: {reason}")
+        else:
+            skipped[name] = reason
+    return scores, chances, skipped, protocols
 
 
 def eval_context(
