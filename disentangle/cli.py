@@ -68,6 +68,15 @@ Sets = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a recipe value, e.g. --set optim.lr_g=5e-4 (repeatable)."),
 ]
+Metrics = Annotated[
+    list[str] | None,
+    typer.Option("--metric", help="A metric to compute (repeatable; default: all)."),
+]
+MetricSeed = Annotated[
+    int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
+]
+Fast = Annotated[bool, typer.Option(help="Fewer samples (a quick check).")]
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)]
 
 
 def show_error(exc: DisentangleError) -> None:
@@ -481,20 +490,14 @@ def sample(
 @app.command("eval")
 def eval_(
     run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
-    metric: Annotated[
-        list[str] | None, typer.Option(help="A metric to compute (repeatable; default: all).")
-    ] = None,
+    metric: Metrics = None,
     split: Annotated[str | None, typer.Option(help="Dataset split (default: test).")] = None,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
-    ] = 0,
-    fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
+    seed: MetricSeed = 0,
+    fast: Fast = False,
     chance: Annotated[
         bool, typer.Option(help="Also score noise: each metric's chance level.")
     ] = False,
-    device: Annotated[
-        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
-    ] = "cpu",
+    device: Device = "cpu",
     inception_weights: Annotated[
         Path | None,
         typer.Option(
@@ -527,20 +530,14 @@ def eval_(
 @app.command()
 def curve(
     run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
-    metric: Annotated[
-        list[str] | None, typer.Option(help="A metric to compute (repeatable; default: all).")
-    ] = None,
+    metric: Metrics = None,
     every: Annotated[
         int | None,
         typer.Option(min=1, help="Only checkpoints at multiples of this iteration."),
     ] = None,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")
-    ] = 0,
-    fast: Annotated[bool, typer.Option(help="Fewer samples (a quick check).")] = False,
-    device: Annotated[
-        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
-    ] = "cpu",
+    seed: MetricSeed = 0,
+    fast: Fast = False,
+    device: Device = "cpu",
     literature: Annotated[
         str | None,
         typer.Option(
@@ -665,9 +662,7 @@ def select(
         int, typer.Option(min=2, max=1_000_000, help="Images for each column's std.")
     ] = 10_000,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents.")] = 0,
-    device: Annotated[
-        str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)
-    ] = "cpu",
+    device: Device = "cpu",
 ) -> None:
     """Choose the most central run without labels (ModelCentrality, InfoGAN-CR): each run's
     generator is ground truth for the others' FactorVAE score; the medoid wins."""

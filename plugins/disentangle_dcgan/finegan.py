@@ -24,6 +24,7 @@ from disentangle_dcgan.layers import (
     OUTPUT_RANGE,
     DcganParams,
     Output,
+    init_weights,
     output_activation,
     scaled,
     spectrally_normed,
@@ -64,15 +65,7 @@ def same(c_in: int, c_out: int, slope: float) -> list[nn.Module]:
 def orthogonal_init(module: nn.Module) -> nn.Module:
     """FineGAN's weights_init: orthogonal conv and linear weights (gain 1), biases 0,
     batch-norm γ ~ N(1, 0.02) and β = 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.orthogonal_(m.weight, 1.0)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-    return module
+    return init_weights(module, weight=lambda w: nn.init.orthogonal_(w, 1.0))
 
 
 class FineganBackbone(Backbone):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal
 
+import torch
 from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -117,11 +118,18 @@ def spectrally_normed(module: nn.Module) -> nn.Module:
     return module
 
 
-def init_weights(module: nn.Module) -> nn.Module:
-    """Weights N(0, 0.02), biases 0, batch-norm γ ~ N(1, 0.02) and β = 0."""
+def dcgan_normal(weight: torch.Tensor) -> None:
+    nn.init.normal_(weight, 0.0, 0.02)
+
+
+def init_weights(
+    module: nn.Module, weight: Callable[[torch.Tensor], object] = dcgan_normal
+) -> nn.Module:
+    """Conv and linear weights drawn by `weight` (DCGAN's N(0, 0.02) by default), biases 0,
+    batch-norm γ ~ N(1, 0.02) and β = 0."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            weight(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
