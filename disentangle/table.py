@@ -71,7 +71,16 @@ def sweep_table(runs: list[Run], metrics: list[str] | None = None) -> SweepTable
     recipes = [flat(r.require().recipe_data()) for r in runs]
     keys = sorted({k for rec in recipes for k in rec} - NOT_SWEPT)
     swept = [k for k in keys if len({json.dumps(rec.get(k)) for rec in recipes}) > 1]
-    found = [scores(r, metrics) for r in runs]
+    found = [scores(r, None) for r in runs]
+    held = {c.split(".")[0] for f in found for c in f if not c.startswith("L_I ")}
+    for name in metrics or []:
+        if name not in held:
+            raise DisentangleError(
+                f"--metric {name}: no run's eval.json holds it (they hold: "
+                f"{', '.join(sorted(held)) or 'no metric'})"
+            )
+    if metrics is not None:
+        found = [scores(r, metrics) for r in runs]
     columns = list(dict.fromkeys(c for f in found for c in f))
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, rec in enumerate(recipes):

@@ -92,6 +92,10 @@ def test_the_table_groups_by_what_differs_and_averages_the_seeds(
     assert code == 0 and "0.050 ±" in output, output
     rows = list(csv.reader(out.open()))
     assert rows[0][:2] == ["optim.lr_g", "runs"] and len(rows) == 3
+    code, output = invoke("table", *map(str, sweep), "--metric", "migg")  # a typo is named
+    assert code == 1 and "--metric migg: no run's eval.json holds it (they hold: mig, sap)" in (
+        " ".join(output.split())
+    )
 
 
 def test_table_needs_run_folders(tmp_path: Path) -> None:
