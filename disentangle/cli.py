@@ -564,12 +564,11 @@ def curve(
         keys = sorted(
             {(m, s) for p in result["points"] for m, v in p["metrics"].items() for s in v}
         )
-        table = Table("iteration", *(s for _, s in keys), title=f"{run.path}")
-        for point in result["points"]:
-            values = [point["metrics"].get(m, {}).get(s) for m, s in keys]
-            table.add_row(
-                str(point["iteration"]), *("" if v is None else f"{v:.4f}" for v in values)
-            )
+        points = result["points"]
+        table = Table("score", *(str(p["iteration"]) for p in points), title=f"{run.path}")
+        for m, s in keys:  # one row per score, one column per checkpoint
+            values = [p["metrics"].get(m, {}).get(s) for p in points]
+            table.add_row(s, *("" if v is None else f"{v:.3f}" for v in values))
         out.print(table)
         dataset = literature or run.recipe().dataset.type
         path = output or run.note(run.path / "curve.png")
