@@ -51,15 +51,14 @@ def metric_curve(
     settings = {"metrics": sorted(metrics) if metrics else None, "seed": seed, "fast": fast}
     path = run.path / CURVE
     done = _points(path) if _settings(path) == settings else {}
-    chosen = checkpoints_to_score(run, every)
+    todo = [(i, p) for i, p in checkpoints_to_score(run, every) if i not in done]
     where = resolve_device(device, where="--device")
-    first = run.load(chosen[0][1])
     with tempfile.TemporaryDirectory() as scratch:  # the metrics' figures are not kept
-        base = eval_context(first, Path(scratch), seed=seed, fast=fast, device=device)
-        for iteration, sidecar in chosen:
-            if iteration in done:
-                continue
-            trained = first if sidecar == chosen[0][1] else run.load(sidecar)
+        base = None
+        for iteration, sidecar in todo:
+            trained = run.load(sidecar)
+            if base is None:  # one context: the dataset is read once for every checkpoint
+                base = eval_context(trained, Path(scratch), seed=seed, fast=fast, device=device)
             ctx = dataclasses.replace(
                 base,
                 encode=encoder(trained, where),

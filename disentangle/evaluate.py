@@ -126,7 +126,9 @@ def evaluate(
 
 def score(
     ctx: EvalContext, metrics: list[str] | None, chance: bool, where: Path
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, str], dict]:
+) -> tuple[
+    dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, str], dict[str, Any]
+]:
     """Each metric's scores, its chance level (if `chance`), the reason each metric left out
     does not apply, and the metrics' protocols. Metrics named in `metrics` must apply (else
     an error naming `where`); without names, every registered metric that applies."""
