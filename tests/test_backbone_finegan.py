@@ -43,15 +43,17 @@ def layers(module: nn.Module) -> list[Layer]:
             out.append(("LeakyReLU", m.negative_slope))
         elif isinstance(m, nn.Upsample):
             out.append(("Upsample", m.scale_factor, m.mode))
-        elif isinstance(m, nn.GLU | nn.Tanh):
-            out.append((type(m).__name__,))
+        elif isinstance(m, nn.GLU):  # a[:, :half] * sigmoid(a[:, half:]), as their GLU
+            out.append(("GLU", m.dim))
+        elif isinstance(m, nn.Tanh):
+            out.append(("Tanh",))
     return out
 
 
 def up_block(c_in: int, c_out: int) -> list[Layer]:
     """Their upBlock: nearest ×2, conv3x3 to 2·c_out without bias, BN, GLU."""
     conv = ("Conv2d", c_in, 2 * c_out, 3, 1, 1, False)
-    return [("Upsample", 2.0, "nearest"), conv, ("BN", 2 * c_out), ("GLU",)]
+    return [("Upsample", 2.0, "nearest"), conv, ("BN", 2 * c_out), ("GLU", 1)]
 
 
 def down_block(c_in: int, c_out: int, bn: bool = True) -> list[Layer]:
@@ -70,7 +72,7 @@ def test_generator_is_finegans_first_stage() -> None:
     expected = [
         ("Linear", LATENT, ngf * 4 * 4 * 2, False),
         ("BN", ngf * 4 * 4 * 2),
-        ("GLU",),
+        ("GLU", 1),
         *up_block(ngf, ngf // 2),
         *up_block(ngf // 2, ngf // 4),
         *up_block(ngf // 4, ngf // 8),
