@@ -45,10 +45,10 @@ def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)
 
 
-def glu_block(c_in: int, c_out: int, upsample: bool) -> list[nn.Module]:
-    """Nearest ×2 (if `upsample`), 3×3 conv to 2·c_out, BN, GLU over channels: c_out out."""
-    scale: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
-    return [*scale, conv3x3(c_in, 2 * c_out), nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1)]
+def up_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """Their upBlock: nearest ×2, 3×3 conv to 2·c_out, BN, GLU over channels (c_out out)."""
+    scale = nn.Upsample(scale_factor=2, mode="nearest")
+    return [scale, conv3x3(c_in, 2 * c_out), nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1)]
 
 
 def down(c_in: int, c_out: int, slope: float, bn: bool = True) -> list[nn.Module]:
@@ -84,7 +84,7 @@ class FineganBackbone(Backbone):
         ups = [
             layer
             for c_in, c_out in zip(self.g_channels, rest, strict=False)
-            for layer in glu_block(c_in, c_out, upsample=True)
+            for layer in up_block(c_in, c_out)
         ]
         return orthogonal_init(
             nn.Sequential(
