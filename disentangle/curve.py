@@ -128,6 +128,7 @@ def curve_plot(curve: dict[str, Any], literature: list[Published], path: Path) -
                 ax.annotate(
                     record.method, (xs[0], record.value), fontsize=7, va="bottom", color="grey"
                 )
+        ax.margins(y=0.15)  # room above the top line for its label
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("iteration")
     for ax in axes.flat[len(keys) :]:
