@@ -6,6 +6,7 @@ once its sidecar does. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -56,6 +57,20 @@ def _atomic_write(path: Path, write: Any) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def save_tensors_atomic(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a safetensors file whole: a temp file beside `path` (named by the process, so two
+    writers do not share one) renamed over it. On failure the temp file is removed and the
+    error (OSError, SafetensorError) raised for the caller to handle."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file({name: t.contiguous() for name, t in tensors.items()}, temp)
+        os.replace(temp, path)
+    except (OSError, SafetensorError):
+        with contextlib.suppress(OSError):  # never written, or no folder to hold it
+            temp.unlink()
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:

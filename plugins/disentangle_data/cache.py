@@ -8,10 +8,8 @@ operating system pages them in and out; the small tensors (labels, factors) load
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import struct
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -24,9 +22,10 @@ from pydantic import Field
 from rich.console import Console
 from rich.progress import track
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from disentangle import Params
+from disentangle.checkpoint import save_tensors_atomic
 
 CACHE_FOLDER = ".disentangle-cache"
 #: part of every cache file's name: bump it when any dataset's preprocessing changes
@@ -133,12 +132,8 @@ def _read(path: Path, map_above: float) -> Prepared | None:
 
 def _write(path: Path, tensors: Tensors) -> None:
     """Save atomically (a temp file renamed over `path`); a folder that can't be written warns."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({name: t.contiguous() for name, t in tensors.items()}, temp)
-        os.replace(temp, path)
+        save_tensors_atomic(tensors, path)
     except (OSError, SafetensorError) as exc:
-        with contextlib.suppress(OSError):  # never written, or no folder to hold it
-            temp.unlink()
         warnings.warn(f"dataset cache not written to {path}: {exc}", stacklevel=3)

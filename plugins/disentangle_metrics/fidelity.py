@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import importlib.util
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from typing import Any
 import torch
 from pydantic import Field
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from disentangle import EvalContext, Metric, Params
+from disentangle.checkpoint import save_tensors_atomic
 from disentangle.errors import DisentangleError
 
 ENV_VAR = "DISENTANGLE_INCEPTION_WEIGHTS"
@@ -130,18 +132,6 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, size: int = 
     return float(out["kernel_inception_distance_mean"])
 
 
-def save_atomically(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write to a temp file renamed over `path`; a folder that can't be written is skipped
-    (the features are recomputed next time)."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, temp)
-        os.replace(temp, path)
-    except (OSError, SafetensorError):
-        with contextlib.suppress(OSError):
-            temp.unlink()
-
-
 class Fidelity(Metric):
     """What the three metrics share: the images, their features, the protocol."""
 
@@ -162,7 +152,9 @@ class Fidelity(Metric):
         return max(2, self.samples // 20) if ctx.fast else self.samples
 
     def generated(self, ctx: EvalContext) -> dict[str, torch.Tensor]:
-        return self._shared(ctx, "generated", lambda n: ctx.generate(n, ctx.seed))
+        return self._shared(
+            ctx, "generated", lambda n: features(ctx.generate(n, ctx.seed), weights_path())
+        )
 
     def real(self, ctx: EvalContext) -> dict[str, torch.Tensor]:
         def draw(n: int) -> torch.Tensor:
@@ -178,11 +170,12 @@ class Fidelity(Metric):
                     if kept.keys() == {POOL, LOGITS} and len(kept[POOL]) == len(kept[LOGITS]):
                         return kept  # anything else in its place is recomputed and replaced
             found = features(draw(n), weights_path())
-            if file is not None:
-                save_atomically(found, file)
+            if file is not None:  # a folder that can't be written: recomputed next time
+                with contextlib.suppress(OSError, SafetensorError):
+                    save_tensors_atomic(found, file)
             return found
 
-        return self._shared(ctx, "real", stored, extract=False)
+        return self._shared(ctx, "real", stored)
 
     def reference_file(self, ctx: EvalContext) -> Path | None:
         """Where the real images' features are cached: beside the dataset's prepared data."""
@@ -193,15 +186,15 @@ class Fidelity(Metric):
         return prepared.with_name(f"{name}.safetensors")
 
     def _shared(
-        self, ctx: EvalContext, kind: str, draw: Any, extract: bool = True
+        self, ctx: EvalContext, kind: str, compute: Callable[[int], dict[str, torch.Tensor]]
     ) -> dict[str, torch.Tensor]:
-        """The features of `count` images of one kind (`draw` gives the images, or with
-        `extract` false their features), kept in the evaluation's cache."""
-        n, path = self.count(ctx), weights_path()
-        key = f"fidelity/{kind}/{n}/{ctx.seed}/{path}"
+        """The features of `count` images of one kind (`compute(count)` gives them), kept in
+        the evaluation's cache."""
+        n = self.count(ctx)
+        key = f"fidelity/{kind}/{n}/{ctx.seed}/{weights_path()}"
         cache = ctx.cache if ctx.cache is not None else {}
         if key not in cache:
-            cache[key] = features(draw(n), path) if extract else draw(n)
+            cache[key] = compute(n)
         return cache[key]
 
     def protocol(self, ctx: EvalContext) -> dict[str, Any]:
