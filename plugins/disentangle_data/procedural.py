@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -14,7 +14,9 @@ from disentangle_data.grid import checked_factors, sample_grid
 from disentangle_data.images import Resolution
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
-SHAPE_NAMES = ("square", "ellipse", "heart")
+#: dSprites' three shapes, in dSprites' order: what `shapes = k` draws the first k of
+DSPRITES_SHAPES = ("square", "ellipse", "heart")
+ShapeName = Literal["square", "ellipse", "heart", "arch", "tee"]
 #: pixels per chunk when rendering: bounds the float32 temporaries to a few tens of MB each
 CHUNK_PIXELS = 1 << 22
 #: the most bytes the drawn images may take in memory (uint8, one channel)
@@ -27,7 +29,14 @@ Steps = Annotated[
 
 class ProceduralParams(Params):
     resolution: Resolution = Field(64, ge=8, description="image side in pixels")
-    shapes: int = Field(3, ge=1, le=3, description="the first k of square, ellipse, heart")
+    shapes: (
+        Annotated[int, Field(ge=1, le=len(DSPRITES_SHAPES))]
+        | Annotated[list[ShapeName], Field(min_length=1)]
+    ) = Field(
+        3,
+        description="k: the first k of dSprites' square, ellipse, heart; or the shapes by "
+        "name, from square, ellipse, heart, arch (a horseshoe opening downwards), tee",
+    )
     scales: Steps = Field(
         6, ge=1, description="scale steps from min_scale to 1 of the largest size"
     )
@@ -61,10 +70,24 @@ class ProceduralParams(Params):
     )
     seed: int = Field(0, description="which images `size` draws")
 
+    @property
+    def shape_names(self) -> tuple[ShapeName, ...]:
+        if isinstance(self.shapes, int):
+            return DSPRITES_SHAPES[: self.shapes]
+        return tuple(self.shapes)
+
     @model_validator(mode="after")
     def _size_fits(self) -> ProceduralParams:
+        if len(set(self.shape_names)) < len(self.shape_names):
+            raise ValueError(f"shapes: {self.shapes} names a shape twice")
         total = math.prod(
-            (self.shapes, self.scales, self.orientations, self.positions_x, self.positions_y)
+            (
+                len(self.shape_names),
+                self.scales,
+                self.orientations,
+                self.positions_x,
+                self.positions_y,
+            )
         )
         if self.size is not None and self.size > total:
             raise ValueError(f"size {self.size} exceeds the {total} images of the factor grid")
@@ -86,15 +109,16 @@ def _steps(lo: float, hi: float, n: int) -> list[float]:
 
 
 class Procedural(GroundTruthDataset):
-    """Sprites (square, ellipse, heart) rendered from factor indices, no files: binary, or
-    anti-aliased by supersampling."""
+    """Sprites (dSprites' square, ellipse, heart, or others by name) rendered from factor
+    indices, no files: binary, or anti-aliased by supersampling."""
 
     factor_names = FACTOR_NAMES
 
     def __init__(self, spec: ProceduralParams) -> None:
         self.resolution = res = spec.resolution
+        self.shapes = tuple(SHAPES[name] for name in spec.shape_names)
         self.factor_sizes = (
-            spec.shapes,
+            len(self.shapes),
             spec.scales,
             spec.orientations,
             spec.positions_x,
@@ -161,7 +185,7 @@ class Procedural(GroundTruthDataset):
         shape, scale, angle, pos_x, pos_y = factors.unbind(dim=1)
         side = len(self._pixels)
         inside = torch.empty(len(factors), side, side, dtype=torch.bool)
-        for kind, (test, zoom, lift) in enumerate(SHAPES):
+        for kind, (test, zoom, lift) in enumerate(self.shapes):
             rows = (shape == kind).nonzero().flatten()
             if len(rows) == 0:
                 continue
@@ -197,5 +221,24 @@ def _heart(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return r * r * r <= x * x * y * y * y
 
 
+def _arch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A horseshoe: the ring between radii 0.55 and 1 less a wedge of ±39° about straight down."""
+    r = x * x + y * y
+    return (r <= 1) & (r >= 0.3) & ~((y < 0) & (x.abs() < -0.8 * y))
+
+
+def _tee(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A T inside the unit circle: a bar 1.4 wide on top of a stem 0.44 wide."""
+    bar = (y >= 0.3) & (y <= 0.7) & (x.abs() <= 0.7)
+    stem = (x.abs() <= 0.22) & (y >= -0.95) & (y <= 0.7)
+    return bar | stem
+
+
 #: per shape: its inside test, and the zoom and upward shift from the unit frame to the test's
-SHAPES = ((_square, 1.0, 0.0), (_ellipse, 1.0, 0.0), (_heart, 1.25, 0.25))
+SHAPES = {
+    "square": (_square, 1.0, 0.0),
+    "ellipse": (_ellipse, 1.0, 0.0),
+    "heart": (_heart, 1.25, 0.25),
+    "arch": (_arch, 1.0, 0.0),
+    "tee": (_tee, 1.0, 0.0),
+}
