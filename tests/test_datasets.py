@@ -156,6 +156,41 @@ def test_each_factor_changes_the_image_the_right_way() -> None:
     assert heart[0, :32].sum() > heart[0, 32:].sum()
 
 
+def test_shapes_by_name_draw_those_shapes_in_that_order() -> None:
+    grid = {"scales": 2, "orientations": 3, "positions_x": 2, "positions_y": 1}
+    dsprites = dataset("procedural", **grid).load()
+    assert torch.equal(dataset("procedural", shapes=["square", "ellipse", "heart"], **grid).load()
+                       .images, dsprites.images)  # fmt: skip
+    named = dataset("procedural", shapes=["heart", "square"], **grid)
+    assert named.factor_sizes[0] == 2
+    images = named.load().images.view(2, -1, 1, 64, 64)
+    by_shape = dsprites.images.view(3, -1, 1, 64, 64)
+    assert torch.equal(images[0], by_shape[2]) and torch.equal(images[1], by_shape[0])
+
+
+def test_arch_and_tee_are_upright_and_mirror_symmetric() -> None:
+    ds = dataset("procedural", shapes=["arch", "tee"], resolution=64, radius=0.4, scales=1,
+                 orientations=1, positions_x=1, positions_y=1)  # fmt: skip
+    arch, tee = (image[0] > 0 for image in ds.load().images)
+    for shape in (arch, tee):
+        assert torch.equal(shape, shape.flip(-1))
+    centre = 32
+    assert not arch[centre - 2 : centre + 2, centre - 2 : centre + 2].any()  # the hole
+    assert arch[:centre, centre].any() and not arch[centre:, centre].any()  # open below
+    top, bottom = tee[:centre].sum(1).amax().item(), tee[centre:].sum(1).amax().item()
+    assert top > 2.5 * bottom  # the bar on top, the stem below
+
+
+@pytest.mark.parametrize(
+    ("shapes", "needle"),
+    [(["square", "square"], "names a shape twice"), (["star"], "square"), ([], "at least 1"),
+     (4, "less than or equal to 3")],
+)  # fmt: skip
+def test_bad_shapes_are_rejected(shapes: Any, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        dataset("procedural", shapes=shapes)
+
+
 def test_rotation_spans_both_ways_about_upright() -> None:
     ds = dataset("procedural", resolution=64, orientations=3, rotation=90, positions_x=1,
                  positions_y=1)  # fmt: skip
@@ -191,9 +226,10 @@ def test_min_scale_is_the_smallest_size(smallest: float) -> None:
 
 
 def test_shapes_stay_inside_the_image() -> None:
-    ds = dataset("procedural", positions_x=3, positions_y=3)
+    names = ["square", "ellipse", "heart", "arch", "tee"]
+    ds = dataset("procedural", shapes=names, positions_x=3, positions_y=3)
     corners = ((0, 0), (0, 2), (2, 0), (2, 2))
-    for shape in range(3):
+    for shape in range(len(names)):
         rows = [[shape, 5, o, x, y] for o in range(40) for x, y in ((1, 1), *corners)]
         counts = (ds.render(torch.tensor(rows)) > 0).flatten(1).sum(1).view(40, 5).float()
         assert (counts[:, 1:] > 0.9 * counts[:, :1]).all()
