@@ -7,6 +7,7 @@ once its sidecar does. Nothing is ever unpickled.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from pathlib import Path
@@ -52,11 +53,20 @@ def join_tensors(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write `path` whole through a temp file beside it; a failed write (a full disk) removes
+    the temp file and is raised as an OSError naming `path`."""
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except (OSError, SafetensorError) as exc:
+        with contextlib.suppress(OSError):  # never written, or no folder to hold it
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise
+        raise OSError(errno.EIO, str(exc), str(path)) from exc
 
 
 def save_tensors_atomic(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors import SafetensorError
 
+from disentangle import checkpoint
 from disentangle.checkpoint import (
     join_tensors,
     list_checkpoints,
@@ -69,6 +71,20 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert_same(state, loaded)
     assert meta["iteration"] == 7 and meta["recipe"] == {"name": "x"}
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_write_names_the_file_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(tensors: dict, filename: str) -> None:
+        Path(filename).write_bytes(b"part of a file")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", full_disk)
+    with pytest.raises(OSError, match="No space left") as info:
+        save_checkpoint(tmp_path, 3, nested_state(), META)
+    assert info.value.filename == str(tmp_path / "ckpt-0000003.safetensors")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_weights_file_holds_no_pickle(tmp_path: Path) -> None:
