@@ -53,8 +53,9 @@ def join_tensors(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    """Write `path` whole through a temp file beside it; a failed write (a full disk) removes
-    the temp file and is raised as an OSError naming `path`."""
+    """Write `path` whole through a temp file beside it. A failed write (a full disk) removes
+    the temp file; safetensors' own error is raised as the OSError it stands for, naming
+    `path`."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)
