@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,36 +53,33 @@ def join_tensors(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write `path` whole through a temp file beside it. A failed write (a full disk) removes
-    the temp file; safetensors' own error is raised as the OSError it stands for, naming
-    `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def _atomic_write(
+    path: Path, write: Callable[[Path], object], temp: Path | None = None, sync: bool = True
+) -> None:
+    """Write `path` whole: `write(temp)`, flushed to disk with `sync`, then renamed over `path`
+    (`temp` defaults to `.NAME.tmp` beside it). A failed write (a full disk) removes the temp
+    file; safetensors' own error is raised as the OSError it stands for, naming `path`."""
+    temp = temp or path.with_name(f".{path.name}.tmp")
     try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write(temp)
+        if sync:
+            with open(temp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(temp, path)
     except (OSError, SafetensorError) as exc:
         with contextlib.suppress(OSError):  # never written, or no folder to hold it
-            tmp.unlink()
+            temp.unlink()
         if isinstance(exc, OSError):
             raise
         raise OSError(errno.EIO, str(exc), str(path)) from exc
 
 
 def save_tensors_atomic(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write a safetensors file whole: a temp file beside `path` (named by the process, so two
-    writers do not share one) renamed over it. On failure the temp file is removed and the
-    error (OSError, SafetensorError) raised for the caller to handle."""
+    """Write a safetensors file whole through a temp file beside `path`, named by the process
+    so two writers do not share one. A failure raises an OSError for the caller to handle."""
+    contiguous = {name: t.contiguous() for name, t in tensors.items()}
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file({name: t.contiguous() for name, t in tensors.items()}, temp)
-        os.replace(temp, path)
-    except (OSError, SafetensorError):
-        with contextlib.suppress(OSError):  # never written, or no folder to hold it
-            temp.unlink()
-        raise
+    _atomic_write(path, lambda tmp: save_file(contiguous, tmp), temp, sync=False)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

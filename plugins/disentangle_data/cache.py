@@ -135,5 +135,5 @@ def _write(path: Path, tensors: Tensors) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_tensors_atomic(tensors, path)
-    except (OSError, SafetensorError) as exc:
+    except OSError as exc:
         warnings.warn(f"dataset cache not written to {path}: {exc}", stacklevel=3)

@@ -171,7 +171,7 @@ class Fidelity(Metric):
                         return kept  # anything else in its place is recomputed and replaced
             found = features(draw(n), weights_path())
             if file is not None:  # a folder that can't be written: recomputed next time
-                with contextlib.suppress(OSError, SafetensorError):
+                with contextlib.suppress(OSError):
                     save_tensors_atomic(found, file)
             return found
 
