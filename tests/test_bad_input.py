@@ -374,6 +374,10 @@ VALUE_CASES = [
         "traversal-rows-huge", ("images.traversal_rows", 10**6), needles=("images.traversal_rows",)
     ),
     value_case("batch-size-zero", ("train.batch_size", 0), needles=("train.batch_size",)),
+    value_case("r1-negative", ("method", {"type": "infogan", "r1": -1.0}), needles=("method.r1",)),
+    value_case(
+        "r1-negative-cr", ("method", {"type": "infogan_cr", "r1": -1.0}), needles=("method.r1",)
+    ),
     value_case("categorical-k-one", ("codes.0.k", 1), needles=("codes[0].k",)),
     case(
         "batch-larger-than-dataset-run",

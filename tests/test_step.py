@@ -1,6 +1,7 @@
 """One iteration of the `infogan` method: which optimizer trains what, and where the MI
-gradient goes; several G steps per D step (train.g_updates); spectral norm on D (InfoGAN-CR's
-dSprites) resumes exactly; bf16 weight copies compute what autocast computes."""
+gradient goes; the R1 penalty (method.r1); several G steps per D step (train.g_updates);
+spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16 weight copies compute what
+autocast computes."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class Setup:
         tweak: Callable[[InfoGAN], None] | None = None,
         g_updates: int = 1,
         bf16: bool = False,
+        r1: float = 0.0,
     ) -> None:
         data = recipe(lambdas)
         data["train"].update(g_updates=g_updates, precision="bf16" if bf16 else "fp32")
@@ -57,7 +59,8 @@ class Setup:
         torch.manual_seed(SEED)
         self.comps: Components = build_components(rec)
         self.rng = torch.Generator().manual_seed(SEED)
-        self.models = InfoGAN(InfoGANParams(), MethodSetup(rec, self.comps, CPU, self.rng))
+        setup = MethodSetup(rec, self.comps, CPU, self.rng)
+        self.models = InfoGAN(InfoGANParams(r1=r1), setup)
         if tweak is not None:
             tweak(self.models)
             self.models.restored()  # the bf16 weight copies follow the tweaked weights
@@ -116,10 +119,13 @@ def grads_of(loss: torch.Tensor, module: torch.nn.Module) -> dict[str, torch.Ten
     return dict(zip(names, torch.autograd.grad(loss, params), strict=True))
 
 
-@pytest.mark.parametrize("lambdas", [(1.0, 0.1), (0.0, 0.5)])
-def test_step_follows_the_update_rule(lambdas: tuple[float, float]) -> None:
-    """Replays one iteration by hand: the returned values and both steps' gradients."""
-    s = Setup(lambdas)
+@pytest.mark.parametrize(
+    ("lambdas", "r1"), [((1.0, 0.1), 0.0), ((0.0, 0.5), 0.0), ((1.0, 0.1), 2.0)]
+)
+def test_step_follows_the_update_rule(lambdas: tuple[float, float], r1: float) -> None:
+    """Replays one iteration by hand: the returned values and both steps' gradients; with
+    r1 = γ the D loss also has γ/2 · E‖∇_x D(x)‖² over the real batch (R1)."""
+    s = Setup(lambdas, r1=r1)
     m = s.models
     g_before = copy.deepcopy(m.generator)
     d_before = copy.deepcopy(m.discriminator)
@@ -140,7 +146,8 @@ def test_step_follows_the_update_rule(lambdas: tuple[float, float]) -> None:
     x, codes = latents()
     with torch.no_grad():
         fake = g_before(x)
-    real_logits, _ = d_before(s.real)
+    real = s.real.clone().requires_grad_(True)
+    real_logits, _ = d_before(real)
     features = d_before.trunk(fake)
     fake_logits = d_before.d_head(features).flatten()
     bounds = m.estimator(d_before.q_head(features), codes)
@@ -148,7 +155,17 @@ def test_step_follows_the_update_rule(lambdas: tuple[float, float]) -> None:
     free_bounds = m.estimator(d_before.q_head(features.detach()), codes)
     adv_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     loss_d = adv_d - (weights * bounds).sum() - (free * free_bounds).sum()
-    expected_d = grads_of(loss_d, d_before)
+    (slope,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    penalty = r1 / 2 * slope.square().sum(dim=(1, 2, 3)).mean()
+    if r1:
+        names, params = zip(*d_before.named_parameters(), strict=True)
+        without = dict(
+            zip(names, torch.autograd.grad(loss_d, params, retain_graph=True), strict=True)
+        )
+        assert penalty > 0
+    expected_d = grads_of(loss_d + penalty, d_before)
+    if r1:
+        assert_differ(without, expected_d)  # the penalty is not lost in the tolerance
 
     # G step: G as it was, D after its update, fresh latents
     x, codes = latents()

@@ -33,14 +33,14 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from disentangle import Backbone, Params
+from disentangle import Backbone
 from disentangle.build import Components
 from disentangle.errors import Problem
 from disentangle.method import Iterations, MethodSetup
-from disentangle_infogan.method import InfoGAN
+from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 
-class InfoGANCRParams(Params):
+class InfoGANCRParams(InfoGANParams):
     cr_weight: float = Field(
         2.0, ge=0, description="weight of the contrastive term in G's loss once it starts"
     )

@@ -8,6 +8,11 @@ separately. A code with λ = 0 still trains Q's head (on detached trunk features
 to infer c without the GAN being pushed to make c informative: the paper's "regular GAN"
 baseline.
 
+`r1` (recipe: method.r1, default 0) adds Mescheder et al.'s R1 penalty to the D loss: γ/2 times
+the mean over the real batch of the squared norm of the gradient of D's logit with respect to
+the image. It keeps D from growing steep around the training images, the way D wins on a
+small dataset; it is not in the InfoGAN paper, and with 0 the step is exactly InfoGAN's.
+
 `g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
@@ -24,6 +29,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from disentangle import Params
@@ -32,8 +38,21 @@ from disentangle.training.precision import WeightCopies
 
 
 class InfoGANParams(Params):
-    """InfoGAN has no params of its own: its λs are the codes', its schedule the train
-    section's (g_updates), its learning rates the optim section's."""
+    """InfoGAN's λs are the codes', its schedule the train section's (g_updates), its learning
+    rates the optim section's; its one param of its own is an optional R1 penalty on D."""
+
+    r1: float = Field(
+        0.0,
+        ge=0,
+        description="γ of the R1 penalty (Mescheder et al., 2018): γ/2 · E‖∇_x D(x)‖² over the "
+        "real batch, added to D's loss; 0 (the paper's InfoGAN) leaves it out",
+    )
+
+
+def _gradient_penalty(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """E‖∇_x logit(x)‖² over the batch, differentiable (for R1)."""
+    (grad,) = torch.autograd.grad(logits.float().sum(), images, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
 
 
 class InfoGAN(Method):
@@ -62,7 +81,7 @@ class InfoGAN(Method):
         self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
 
-        self.g_updates = t.g_updates
+        self.g_updates, self.r1 = t.g_updates, spec.r1
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
@@ -160,12 +179,16 @@ class InfoGAN(Method):
         with self._precision():
             with torch.no_grad():
                 fake = self.generator(latents)
+            if self.r1:
+                real = real.detach().requires_grad_(True)
             real_logits = d.d_head(d.trunk(real)).flatten()
             features = d.trunk(fake)
             fake_logits = d.d_head(features).flatten()
             adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
             bounds = self._bounds(q_head, features, codes)
             loss_d = adv_d - (self.weights * bounds).sum()
+            if self.r1:
+                loss_d = loss_d + self.r1 / 2 * _gradient_penalty(real_logits, real)
             if self.any_free:
                 free_bounds = self.estimator(q_head(features.detach()), codes)
                 loss_d = loss_d - (self.free * free_bounds).sum()
