@@ -393,6 +393,13 @@ VALUE_CASES = [
     ),
     case("run-name-parent-run", ("run", "{recipe}", *OUT), "name", recipe=tiny(("name", "../out"))),
     case(
+        "r1-with-compile-run",
+        ("run", "{recipe}", *OUT),
+        "method.r1",
+        "train.compile",
+        recipe=tiny(("method", {"type": "infogan", "r1": 1.0}), ("train.compile", True)),
+    ),
+    case(
         "duplicate-code-names-run",
         ("run", "{recipe}", *OUT),
         "codes[1].name",

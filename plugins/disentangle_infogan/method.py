@@ -33,6 +33,7 @@ from pydantic import Field
 from torch import nn
 
 from disentangle import Params
+from disentangle.errors import Problem, RecipeError
 from disentangle.method import Method, MethodSetup
 from disentangle.training.precision import WeightCopies
 
@@ -63,6 +64,14 @@ class InfoGAN(Method):
     def __init__(self, spec: InfoGANParams, setup: MethodSetup) -> None:
         comps, recipe, device = setup.components, setup.recipe, setup.device
         t, o = recipe.train, recipe.optim
+        if spec.r1 and t.compile:
+            problem = (
+                "the R1 penalty differentiates D's gradient (a double backward), which "
+                "torch.compile'd modules do not support; set train.compile = false"
+            )
+            raise RecipeError(
+                f"recipe {recipe.name!r}", [Problem("method.r1", problem, repr(spec.r1))]
+            )
         self.comps, self.rng, self.device, self.sync = comps, setup.rng, device, setup.sync
         self.optim = o
         g = comps.backbone.generator(comps.latent_dim).to(device)
