@@ -378,6 +378,11 @@ VALUE_CASES = [
     value_case(
         "r1-negative-cr", ("method", {"type": "infogan_cr", "r1": -1.0}), needles=("method.r1",)
     ),
+    value_case(
+        "mnist-limit-zero",
+        ("dataset", {"type": "mnist", "limit": 0}),
+        needles=("dataset.limit",),
+    ),
     value_case("categorical-k-one", ("codes.0.k", 1), needles=("codes[0].k",)),
     case(
         "batch-larger-than-dataset-run",

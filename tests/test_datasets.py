@@ -53,6 +53,14 @@ def test_idx_files_round_trip(
     assert torch.equal(data.labels, labels.long())
 
 
+@pytest.mark.parametrize("limit", [2, 5, 9])
+def test_limit_reads_the_first_images(tmp_path: Path, idx_root: dict, limit: int) -> None:
+    data = dataset("mnist", root=str(tmp_path), limit=limit).load()
+    images, labels = idx_root["MNIST/train"]
+    assert torch.equal(data.images[:, 0], images[:limit])
+    assert torch.equal(data.labels, labels[:limit].long())
+
+
 def test_root_expands_home(tmp_path: Path, idx_root: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path.parent))
     data = dataset("mnist", root=f"~/{tmp_path.name}").load()

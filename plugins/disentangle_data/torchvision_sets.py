@@ -25,6 +25,9 @@ class IdxParams(Params):
     )
     split: Literal["train", "test"] = Field("train", description="train (60k) or test (10k)")
     download: bool = Field(False, description="fetch the files into root when they are missing")
+    limit: int | None = Field(
+        None, ge=1, description="read only the split's first `limit` images (all when unset)"
+    )
 
 
 class IdxDataset(Dataset):
@@ -37,7 +40,7 @@ class IdxDataset(Dataset):
 
     def __init__(self, spec: IdxParams) -> None:
         self.root = Path(spec.root).expanduser().absolute()
-        self.split, self.download = spec.split, spec.download
+        self.split, self.download, self.limit = spec.split, spec.download, spec.limit
 
     @property
     def raw_folder(self) -> Path:
@@ -60,6 +63,8 @@ class IdxDataset(Dataset):
             raise DatasetError(
                 self._unreadable(f"images {tuple(images.shape)}, labels {tuple(labels.shape)}")
             )
+        if self.limit is not None:
+            images, labels = images[: self.limit], labels[: self.limit]
         return ImageData(images=images.unsqueeze(1), labels=labels.long())
 
     def _not_found(self, exc: Exception) -> str:
