@@ -383,6 +383,11 @@ VALUE_CASES = [
         ("dataset", {"type": "mnist", "limit": 0}),
         needles=("dataset.limit",),
     ),
+    value_case(
+        "augment-unknown",
+        ("method", {"type": "infogan", "augment": ["rotation"]}),
+        needles=("method.augment",),
+    ),
     value_case("categorical-k-one", ("codes.0.k", 1), needles=("codes[0].k",)),
     case(
         "batch-larger-than-dataset-run",

@@ -1,5 +1,5 @@
 """One iteration of the `infogan` method: which optimizer trains what, and where the MI
-gradient goes; the R1 penalty (method.r1); several G steps per D step (train.g_updates);
+gradient goes; the R1 penalty (method.r1); DiffAugment (method.augment); several G steps per D step (train.g_updates);
 spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16 weight copies compute what
 autocast computes."""
 
@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_grid, whole_and_resumed
+from disentangle_infogan.augment import augment
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 from disentangle.build import Components, build_components
@@ -52,6 +53,7 @@ class Setup:
         g_updates: int = 1,
         bf16: bool = False,
         r1: float = 0.0,
+        policy: tuple[str, ...] = (),
     ) -> None:
         data = recipe(lambdas)
         data["train"].update(g_updates=g_updates, precision="bf16" if bf16 else "fp32")
@@ -60,7 +62,7 @@ class Setup:
         self.comps: Components = build_components(rec)
         self.rng = torch.Generator().manual_seed(SEED)
         setup = MethodSetup(rec, self.comps, CPU, self.rng)
-        self.models = InfoGAN(InfoGANParams(r1=r1), setup)
+        self.models = InfoGAN(InfoGANParams(r1=r1, augment=list(policy)), setup)
         if tweak is not None:
             tweak(self.models)
             self.models.restored()  # the bf16 weight copies follow the tweaked weights
@@ -122,12 +124,23 @@ def grads_of(
 
 
 @pytest.mark.parametrize(
-    ("lambdas", "r1"), [((1.0, 0.1), 0.0), ((0.0, 0.5), 0.0), ((1.0, 0.1), 2.0)]
+    ("lambdas", "r1", "policy"),
+    [
+        ((1.0, 0.1), 0.0, ()),
+        ((0.0, 0.5), 0.0, ()),
+        ((1.0, 0.1), 2.0, ()),
+        ((1.0, 0.1), 0.0, ("translation", "cutout")),
+        ((1.0, 0.1), 2.0, ("cutout",)),
+    ],
 )
-def test_step_follows_the_update_rule(lambdas: tuple[float, float], r1: float) -> None:
+def test_step_follows_the_update_rule(
+    lambdas: tuple[float, float], r1: float, policy: tuple[str, ...]
+) -> None:
     """Replays one iteration by hand: the returned values and both steps' gradients; with
-    r1 = γ the D loss also has γ/2 · E‖∇_x D(x)‖² over the real batch (R1)."""
-    s = Setup(lambdas, r1=r1)
+    r1 = γ the D loss also has γ/2 · E‖∇_x D(x)‖² over the real batch (R1); with a DiffAugment
+    policy every image D sees, real or fake, in either step, is transformed first, with draws
+    from the step's sampler."""
+    s = Setup(lambdas, r1=r1, policy=policy)
     m = s.models
     g_before = copy.deepcopy(m.generator)
     d_before = copy.deepcopy(m.discriminator)
@@ -149,8 +162,12 @@ def test_step_follows_the_update_rule(lambdas: tuple[float, float], r1: float) -
     with torch.no_grad():
         fake = g_before(x)
     real = s.real.clone().requires_grad_(True)
-    real_logits, _ = d_before(real)
-    features = d_before.trunk(fake)
+    seen_real, seen_fake = augment(real, list(policy), rng), augment(fake, list(policy), rng)
+    if policy:
+        assert not torch.equal(seen_real, real)
+        assert not torch.equal(seen_fake, fake)
+    real_logits, _ = d_before(seen_real)
+    features = d_before.trunk(seen_fake)
     fake_logits = d_before.d_head(features).flatten()
     bounds = m.estimator(d_before.q_head(features), codes)
     # a code with λ = 0 still trains Q's head, on features that carry no gradient to the trunk
@@ -167,7 +184,7 @@ def test_step_follows_the_update_rule(lambdas: tuple[float, float], r1: float) -
 
     # G step: G as it was, D after its update, fresh latents
     x, codes = latents()
-    logits, q = m.discriminator(g_before(x))
+    logits, q = m.discriminator(augment(g_before(x), list(policy), rng))
     adv_g = F.softplus(-logits).mean()
     loss_g = adv_g - (weights * m.estimator(q, codes)).sum()
     expected_g = grads_of(loss_g, g_before)

@@ -13,6 +13,11 @@ the mean over the real batch of the squared norm of the gradient of D's logit wi
 the image. It keeps D from growing steep around the training images, the way D wins on a
 small dataset; it is not in the InfoGAN paper, and with 0 the step is exactly InfoGAN's.
 
+`augment` (recipe: method.augment, default none) passes every image D and Q see, real and
+generated, in D's step and G's, through DiffAugment's random differentiable transformations
+(Zhao et al., 2020; disentangle_infogan/augment.py), another remedy for D winning on few
+images; Q then infers the codes from transformed images. Without it the step is InfoGAN's.
+
 `g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
@@ -36,12 +41,20 @@ from disentangle import Params
 from disentangle.errors import Problem, RecipeError
 from disentangle.method import Method, MethodSetup
 from disentangle.training.precision import WeightCopies
+from disentangle_infogan.augment import Policy, augment
 
 
 class InfoGANParams(Params):
     """InfoGAN's λs are the codes', its schedule the train section's (g_updates), its learning
-    rates the optim section's; its one param of its own is an optional R1 penalty on D."""
+    rates the optim section's; its own params are options for small datasets, off by default:
+    an R1 penalty on D and DiffAugment's transformations of D's inputs."""
 
+    augment: list[Policy] = Field(
+        [],
+        description="DiffAugment's transformations (Zhao et al., 2020), `translation` and/or "
+        "`cutout`, applied to every image D and Q see, real and generated, in both steps; "
+        "empty (the paper's InfoGAN) leaves the images as they are",
+    )
     r1: float = Field(
         0.0,
         ge=0,
@@ -90,7 +103,7 @@ class InfoGAN(Method):
         self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
 
-        self.g_updates, self.r1 = t.g_updates, spec.r1
+        self.g_updates, self.r1, self.policy = t.g_updates, spec.r1, spec.augment
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
@@ -162,6 +175,10 @@ class InfoGAN(Method):
         codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
         return torch.cat([z, *codes], dim=1), codes
 
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """D's input: the images through the recipe's DiffAugment policy (unchanged without)."""
+        return augment(images, self.policy, self.rng) if self.policy else images
+
     def _bounds(
         self, q_head: nn.Module, features: torch.Tensor, codes: list[torch.Tensor]
     ) -> torch.Tensor:
@@ -190,8 +207,8 @@ class InfoGAN(Method):
                 fake = self.generator(latents)
             if self.r1:
                 real = real.detach().requires_grad_(True)
-            real_logits = d.d_head(d.trunk(real)).flatten()
-            features = d.trunk(fake)
+            real_logits = d.d_head(d.trunk(self._augment(real))).flatten()
+            features = d.trunk(self._augment(fake))
             fake_logits = d.d_head(features).flatten()
             adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
             bounds = self._bounds(q_head, features, codes)
@@ -225,7 +242,7 @@ class InfoGAN(Method):
         d = self.discriminator
         latents, codes = self._latents(n)
         with self._precision():
-            features = d.trunk(self.generator(latents))
+            features = d.trunk(self._augment(self.generator(latents)))
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
             g_bounds = self._bounds(d.q_head, features, codes)
             loss_g = adv_g - (self.weights * g_bounds).sum()
