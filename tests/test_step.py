@@ -1,7 +1,7 @@
 """One iteration of the `infogan` method: which optimizer trains what, and where the MI
-gradient goes; the R1 penalty (method.r1); DiffAugment (method.augment); several G steps per D step (train.g_updates);
-spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16 weight copies compute what
-autocast computes."""
+gradient goes; the R1 penalty (method.r1); DiffAugment (method.augment); several G steps per
+D step (train.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16
+weight copies compute what autocast computes."""
 
 from __future__ import annotations
 
