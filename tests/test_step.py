@@ -367,6 +367,21 @@ def test_spectral_norm_and_g_updates_resume_bit_identically(tmp_path: Path, prec
     assert [[r[k] for k in key] for r in whole_log] == [[r[k] for k in key] for r in cut_log]
 
 
+def test_augmented_run_resumes_bit_identically(tmp_path: Path) -> None:
+    """With DiffAugment on, a run cut at iteration 4 and resumed logs what the whole run logs
+    and ends with the same weights: the transformations' draws survive a resume."""
+    data = infogan_cr_recipe()
+    data["method"] = {"type": "infogan", "augment": ["translation", "cutout"]}
+    whole, cut = whole_and_resumed(data, tmp_path, cut=4)
+    for part in ("generator", "discriminator"):
+        for k in whole[part]:
+            assert torch.equal(whole[part][k], cut[part][k]), f"{part}.{k}"
+    key = ("loss_d", "loss_g", "mi")
+    whole_log = load_run(tmp_path / "whole").metrics()
+    cut_log = load_run(tmp_path / "cut").metrics()
+    assert [[r[k] for k in key] for r in whole_log] == [[r[k] for k in key] for r in cut_log]
+
+
 @pytest.mark.parametrize(("lambdas", "g_updates"), [((1.0, 0.1), 1), ((0.0, 0.5), 2)])
 def test_bf16_weight_copies_compute_what_autocast_computes(
     lambdas: tuple[float, float], g_updates: int
