@@ -71,7 +71,7 @@ def train_cnn(images: torch.Tensor, labels: torch.Tensor) -> nn.Module:
 def report(path: str, cnn: nn.Module, test: tuple[torch.Tensor, torch.Tensor]) -> None:
     trained = load_run(path).load()
     comps = trained.components
-    code = next(i for i, c in enumerate(comps.codes) if c.dim > 1)  # the categorical code
+    code = next(i for i, c in enumerate(comps.codes) if c.discrete)
     k = comps.codes[code].dim
     latents = sample_latents(comps, SAMPLES, seed=0)
     drawn = latents[:, latent_columns(comps, code)].argmax(1).numpy()

@@ -26,7 +26,10 @@ class IdxParams(Params):
     split: Literal["train", "test"] = Field("train", description="train (60k) or test (10k)")
     download: bool = Field(False, description="fetch the files into root when they are missing")
     limit: int | None = Field(
-        None, ge=1, description="read only the split's first `limit` images (all when unset)"
+        None,
+        ge=1,
+        description="read only the split's first `limit` images (all when unset); "
+        "`disentangle eval` reads the test split with the same limit",
     )
 
 

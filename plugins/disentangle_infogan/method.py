@@ -177,7 +177,7 @@ class InfoGAN(Method):
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         """D's input: the images through the recipe's DiffAugment policy (unchanged without)."""
-        return augment(images, self.policy, self.rng) if self.policy else images
+        return augment(images, self.policy, self.rng)
 
     def _bounds(
         self, q_head: nn.Module, features: torch.Tensor, codes: list[torch.Tensor]
