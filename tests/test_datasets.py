@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from disentangle import Dataset
 from disentangle.errors import DatasetError
+from disentangle.evaluate import eval_dataset
 from disentangle.plugins import host
 
 IDX_FOLDERS = [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]
@@ -59,6 +61,16 @@ def test_limit_reads_the_first_images(tmp_path: Path, idx_root: dict, limit: int
     images, labels = idx_root["MNIST/train"]
     assert torch.equal(data.images[:, 0], images[:limit])
     assert torch.equal(data.labels, labels[:limit].long())
+
+
+def test_limit_leaves_the_test_split_whole(tmp_path: Path, idx_root: dict) -> None:
+    """A run trained on 2 images is scored on all 3 test images, as one trained on 5 is."""
+    spec = host.datasets.get("mnist").spec_model()(type="mnist", root=str(tmp_path), limit=2)
+    assert len(host.datasets.build(spec).load().images) == 2
+    scored = eval_dataset(SimpleNamespace(dataset=spec), None).load()
+    images, labels = idx_root["MNIST/test"]
+    assert torch.equal(scored.images[:, 0], images)
+    assert torch.equal(scored.labels, labels.long())
 
 
 def test_root_expands_home(tmp_path: Path, idx_root: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,8 +28,8 @@ class IdxParams(Params):
     limit: int | None = Field(
         None,
         ge=1,
-        description="read only the split's first `limit` images (all when unset); "
-        "`disentangle eval` reads the test split with the same limit",
+        description="train on only the first `limit` images of the train split (all when "
+        "unset); the test split is always read whole, so every limit is scored on the same images",
     )
 
 
@@ -66,7 +66,7 @@ class IdxDataset(Dataset):
             raise DatasetError(
                 self._unreadable(f"images {tuple(images.shape)}, labels {tuple(labels.shape)}")
             )
-        if self.limit is not None:
+        if self.limit is not None and self.split == "train":
             images, labels = images[: self.limit], labels[: self.limit]
         return ImageData(images=images.unsqueeze(1), labels=labels.long())
 
