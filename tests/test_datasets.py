@@ -20,9 +20,12 @@ from disentangle.plugins import host
 IDX_FOLDERS = [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]
 
 
+def spec_of(type_: str, **params: Any) -> Any:
+    return host.datasets.get(type_).spec_model()(type=type_, **params)
+
+
 def dataset(type_: str, **params: Any) -> Dataset:
-    spec = host.datasets.get(type_).spec_model()(type=type_, **params)
-    return host.datasets.build(spec)
+    return host.datasets.build(spec_of(type_, **params))
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def test_limit_reads_the_first_images(tmp_path: Path, idx_root: dict, limit: int
 
 def test_limit_leaves_the_test_split_whole(tmp_path: Path, idx_root: dict) -> None:
     """A run trained on 2 images is scored on all 3 test images, as one trained on 5 is."""
-    spec = host.datasets.get("mnist").spec_model()(type="mnist", root=str(tmp_path), limit=2)
+    spec = spec_of("mnist", root=str(tmp_path), limit=2)
     assert len(host.datasets.build(spec).load().images) == 2
     scored = eval_dataset(SimpleNamespace(dataset=spec), None).load()
     images, labels = idx_root["MNIST/test"]
