@@ -87,7 +87,16 @@ def check_compatible(recipe: Any) -> list[Problem]:
             )
         seen.setdefault(name, i)
     for i, code in enumerate(comps.codes):
-        if code.q_dim == 0:
+        if code.dim == 0:
+            problems.append(
+                Problem(
+                    f"codes[{i}].dim",
+                    "a code's dimension must be at least 1 (dim = 0 is for [noise] only: a "
+                    "recipe without noise)",
+                    "0",
+                )
+            )
+        elif code.q_dim == 0:
             problems.append(
                 Problem(
                     f"codes[{i}].type",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -247,9 +248,12 @@ def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) 
 
 
 def test_concurrent_seeds_match_sequential_ones(tiny_toml: Path, tmp_path: Path) -> None:
+    """Bit for bit, so both ways train at the same thread count (each of the two workers gets
+    half the cores): another count may sum in another order on some CPUs."""
     from disentangle.checkpoint import load_checkpoint
     from disentangle.run import Run
 
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
     for jobs in ("1", "2"):
         code, output = invoke(
             "run",

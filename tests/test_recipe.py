@@ -88,6 +88,21 @@ def test_code_dims_that_do_not_fit_the_backbone(tiny_recipe: dict[str, Any]) -> 
     assert "= 8 generator inputs" in found["backbone.latent_dim"]
 
 
+@pytest.mark.parametrize("kind", ["uniform", "gaussian"])
+def test_a_code_without_dimensions_is_refused_for_its_dim(
+    tiny_recipe: dict[str, Any], kind: str
+) -> None:
+    """dim = 0 is for [noise] only; for a code the problem is its dim, not its type."""
+    tiny_recipe["codes"][1] = {"type": kind, "name": "x", "dim": 0}
+    found = problems_of(tiny_recipe)
+    assert set(found) == {"codes[1].dim"}
+    message, value = found["codes[1].dim"].split(" | ")
+    assert "at least 1" in message and "Q" not in message and value == "0"
+    tiny_recipe["noise"]["dim"] = 0  # a recipe without noise is fine
+    tiny_recipe["codes"][1]["dim"] = 1
+    assert validate_recipe(tiny_recipe).noise.dim == 0
+
+
 def test_image_shape_and_value_range_must_match(tiny_recipe: dict[str, Any]) -> None:
     tiny_recipe["dataset"]["resolution"] = 32
     tiny_recipe["dataset"]["value_range"] = [-1, 1]
