@@ -199,9 +199,22 @@ class InfoGAN(Method):
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
-        d, q_head = self.discriminator, self.discriminator.q_head
+        adv_d, bounds = self._d_step(real)
+        d = self.discriminator
+        d.requires_grad_(False)
+        adv_g = self._g_step(n)
+        for _ in range(self.g_updates - 1):
+            adv_g = adv_g + self._g_step(n)
+        d.requires_grad_(True)
+        if self.g_updates > 1:
+            adv_g = adv_g / self.g_updates
 
-        latents, codes = self._latents(n)
+        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+
+    def _d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One D/Q step on fresh z and c (G as it is): D's adversarial loss and L_I per code."""
+        d, q_head = self.discriminator, self.discriminator.q_head
+        latents, codes = self._latents(real.shape[0])
         with self._precision():
             with torch.no_grad():
                 fake = self.generator(latents)
@@ -221,16 +234,7 @@ class InfoGAN(Method):
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self._step(self.opt_d)
-
-        d.requires_grad_(False)
-        adv_g = self._g_step(n)
-        for _ in range(self.g_updates - 1):
-            adv_g = adv_g + self._g_step(n)
-        d.requires_grad_(True)
-        if self.g_updates > 1:
-            adv_g = adv_g / self.g_updates
-
-        return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
+        return adv_d, bounds
 
     def _g_regulariser(self, n: int) -> torch.Tensor | None:
         """A further term of each G step's loss (none for InfoGAN; InfoGAN-CR's contrastive
