@@ -18,6 +18,14 @@ generated, in D's step and G's, through DiffAugment's random differentiable tran
 (Zhao et al., 2020; disentangle_infogan/augment.py), another remedy for D winning on few
 images; Q then infers the codes from transformed images. Without it the step is InfoGAN's.
 
+`mi_trains_trunk` (recipe: method.mi_trains_trunk, default true) and `g_latents` (recipe:
+method.g_latents, default fresh) are two of the ways Natsu6767/InfoGAN-PyTorch, the most used
+PyTorch port, differs from the paper's code, for measuring what each does (docs/results.md):
+with `mi_trains_trunk = false` the D step's L_I trains Q's head alone, on detached trunk
+features (each code at its λ, a code with λ = 0 at 1), so D's trunk learns only to tell real
+from fake while G still gets L_I's gradient through it; with `g_latents = "reuse"` each G step
+takes the D step's z and c instead of drawing its own.
+
 `g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
@@ -30,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +50,9 @@ from disentangle.errors import Problem, RecipeError
 from disentangle.method import Method, MethodSetup
 from disentangle.training.precision import WeightCopies
 from disentangle_infogan.augment import Policy, augment
+
+#: G's input and, code by code, its part of it
+Latents = tuple[torch.Tensor, list[torch.Tensor]]
 
 
 class InfoGANParams(Params):
@@ -60,6 +71,17 @@ class InfoGANParams(Params):
         ge=0,
         description="γ of the R1 penalty (Mescheder et al., 2018): γ/2 · E‖∇_x D(x)‖² over the "
         "real batch, added to D's loss; 0 (the paper's InfoGAN) leaves it out",
+    )
+    mi_trains_trunk: bool = Field(
+        True,
+        description="whether L_I's gradient in D's step reaches D's trunk (the paper's code); "
+        "false trains Q's head alone on it, on detached trunk features, so the trunk learns "
+        "only to tell real from fake (Natsu6767/InfoGAN-PyTorch)",
+    )
+    g_latents: Literal["fresh", "reuse"] = Field(
+        "fresh",
+        description="z and c of each G step: fresh draws (the paper's code) or the D step's "
+        "own (Natsu6767/InfoGAN-PyTorch)",
     )
 
 
@@ -104,9 +126,12 @@ class InfoGAN(Method):
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
 
         self.g_updates, self.r1, self.policy = t.g_updates, spec.r1, spec.augment
+        self.mi_trains_trunk, self.reuse_latents = spec.mi_trains_trunk, spec.g_latents == "reuse"
         self.weights = torch.tensor(comps.weights, device=device)
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
+        #: the weight of each code's L_I in Q's head's own loss: λ, or 1 for a code with λ = 0
+        self.q_weights = torch.where(self.weights == 0, 1.0, self.weights)
         bf16 = t.precision == "bf16"
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
         #: bf16 copies of G's and D's conv and linear weights, by the optimizer that owns them
@@ -170,7 +195,7 @@ class InfoGAN(Method):
                 stack.enter_context(copies.swapped())
             yield
 
-    def _latents(self, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _latents(self, n: int) -> Latents:
         z = self.comps.noise.sample(n, self.rng, self.device)
         codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
         return torch.cat([z, *codes], dim=1), codes
@@ -199,20 +224,22 @@ class InfoGAN(Method):
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
-        adv_d, bounds = self._d_step(real)
+        adv_d, bounds, drawn = self._d_step(real)
+        reused = drawn if self.reuse_latents else None
         d = self.discriminator
         d.requires_grad_(False)
-        adv_g = self._g_step(n)
+        adv_g = self._g_step(n, reused)
         for _ in range(self.g_updates - 1):
-            adv_g = adv_g + self._g_step(n)
+            adv_g = adv_g + self._g_step(n, reused)
         d.requires_grad_(True)
         if self.g_updates > 1:
             adv_g = adv_g / self.g_updates
 
         return torch.cat([torch.stack([adv_d, adv_g]), bounds]).detach()
 
-    def _d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One D/Q step on fresh z and c (G as it is): D's adversarial loss and L_I per code."""
+    def _d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Latents]:
+        """One D/Q step on fresh z and c (G as it is): D's adversarial loss, L_I per code, and
+        the latents it drew."""
         d, q_head = self.discriminator, self.discriminator.q_head
         latents, codes = self._latents(real.shape[0])
         with self._precision():
@@ -224,27 +251,32 @@ class InfoGAN(Method):
             features = d.trunk(self._augment(fake))
             fake_logits = d.d_head(features).flatten()
             adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
-            bounds = self._bounds(q_head, features, codes)
-            loss_d = adv_d - (self.weights * bounds).sum()
+            if self.mi_trains_trunk:
+                bounds = self._bounds(q_head, features, codes)
+                loss_d = adv_d - (self.weights * bounds).sum()
+                if self.any_free:
+                    free_bounds = self.estimator(q_head(features.detach()), codes)
+                    loss_d = loss_d - (self.free * free_bounds).sum()
+            else:
+                bounds = self._bounds(q_head, features.detach(), codes)
+                loss_d = adv_d - (self.q_weights * bounds).sum()
             if self.r1:
                 loss_d = loss_d + self.r1 / 2 * _gradient_penalty(real_logits, real)
-            if self.any_free:
-                free_bounds = self.estimator(q_head(features.detach()), codes)
-                loss_d = loss_d - (self.free * free_bounds).sum()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self._step(self.opt_d)
-        return adv_d, bounds
+        return adv_d, bounds, (latents, codes)
 
     def _g_regulariser(self, n: int) -> torch.Tensor | None:
         """A further term of each G step's loss (none for InfoGAN; InfoGAN-CR's contrastive
         term), computed inside the step's precision region."""
         return None
 
-    def _g_step(self, n: int) -> torch.Tensor:
-        """One G step on fresh z and c (D frozen); its adversarial loss, detached."""
+    def _g_step(self, n: int, drawn: Latents | None = None) -> torch.Tensor:
+        """One G step (D frozen) on `drawn` z and c, else on fresh ones; its adversarial
+        loss, detached."""
         d = self.discriminator
-        latents, codes = self._latents(n)
+        latents, codes = drawn if drawn is not None else self._latents(n)
         with self._precision():
             features = d.trunk(self._augment(self.generator(latents)))
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
