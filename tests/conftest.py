@@ -1,13 +1,26 @@
-"""Shared fixtures: a tiny CPU recipe on the procedural dataset."""
+"""Shared fixtures: a tiny CPU recipe on the procedural dataset; the run's own compile cache."""
 
 from __future__ import annotations
 
+import atexit
 import copy
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+
+# torch.compile's kernels are cached under /tmp/torchinductor_$USER by default, shared by every
+# process of the user. Seen with torch 2.14.1: after a run under ATEN_CPU_CAPABILITY=default
+# had left its kernels there, the next run at the CPU's own capability aborted inside a compiled
+# kernel ("Fatal Python error: Aborted"), and passed with a fresh cache. So the suite compiles
+# into a folder of its own (inherited by the processes it starts) and removes it at the end.
+_COMPILE_CACHE = tempfile.mkdtemp(prefix="disentangle-tests-inductor-")
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = _COMPILE_CACHE
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 
 TINY_RECIPE: dict[str, Any] = {
     "name": "tiny",

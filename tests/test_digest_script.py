@@ -60,7 +60,7 @@ def test_the_guide_states_the_reference_test_s_tolerances() -> None:
     guide = " ".join((ROOT / "docs" / "guide.md").read_text().split())
     t = test_reference_step
     warmup = re.search(r"after (\d+) fp32 iterations of warm-up", guide)
-    rel = re.search(r"must be within ([0-9.e-]+) of its scale", guide)
+    rel = re.search(r"must be within ([0-9.e-]+) of their scale", guide)
     bf16 = re.search(
         r"within ([0-9.]+) of fp32's .*? cosine above ([0-9.]+) .*? between ([0-9.]+) and "
         r"([0-9.]+) times",

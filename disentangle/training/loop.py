@@ -36,6 +36,7 @@ from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.run import MANIFEST, Run
 from disentangle.training import distributed
+from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
@@ -248,6 +249,9 @@ class Trainer:
                 f"among {self.ranks.world} processes"
             )
         self.device = resolve_device(t.device, self.ranks)
+        problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
+        if problem is not None:
+            raise TrainingError(f"train.compile: {problem}")
         distributed.start(self.ranks, self.device)
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)
