@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from disentangle.checkpoint import load_checkpoint
-from disentangle.errors import RunDirError, TrainingError
+from disentangle.errors import RecipeError, RunDirError, TrainingError
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
 from disentangle.training.compiler import cpu_compile_problem
@@ -170,7 +170,8 @@ def test_compile_without_a_vector_instruction_set_is_refused_at_the_start(
     tiny_recipe: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where inductor has no vector ISA (ATEN_CPU_CAPABILITY=default, a CPU without AVX2)
-    torch 2.14.1 generated kernels it could not compile: refused before anything is built."""
+    torch 2.14.1 generated kernels it could not compile: refused before anything is written,
+    after what the recipe itself cannot do (so that message is the same on every machine)."""
     from torch._inductor import cpu_vec_isa
 
     monkeypatch.setattr(cpu_vec_isa, "pick_vec_isa", lambda: cpu_vec_isa.invalid_vec_isa)
@@ -179,5 +180,9 @@ def test_compile_without_a_vector_instruction_set_is_refused_at_the_start(
     with pytest.raises(TrainingError, match=r"train\.compile: .*ATEN_CPU_CAPABILITY=default"):
         train(validate_recipe(tiny_recipe), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+    tiny_recipe["method"] = {"type": "infogan", "r1": 1.0}  # a refusal of the recipe's own
+    with pytest.raises(RecipeError, match=r"method\.r1"):
+        train(validate_recipe(tiny_recipe), tmp_path / "run")
+    del tiny_recipe["method"]
     tiny_recipe["train"]["compile"] = False  # the control: the same recipe trains without it
     train(validate_recipe(tiny_recipe), tmp_path / "run")

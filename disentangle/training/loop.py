@@ -249,9 +249,6 @@ class Trainer:
                 f"among {self.ranks.world} processes"
             )
         self.device = resolve_device(t.device, self.ranks)
-        problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
-        if problem is not None:
-            raise TrainingError(f"train.compile: {problem}")
         distributed.start(self.ranks, self.device)
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)
@@ -262,6 +259,11 @@ class Trainer:
             recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
         )
         self.method: Method = host.methods.build(recipe.method, setup)
+        # after the method, so that what the recipe itself cannot do (a method's own refusal)
+        # is said first, on every machine; torch.compile builds nothing before the first step
+        problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
+        if problem is not None:
+            raise TrainingError(f"train.compile: {problem}")
         if state is not None:
             self._restore(state, overrides, source)
         data = self.comps.dataset.load()
