@@ -10,11 +10,16 @@ included) must match the reference's.
 
 Matching is measured in norms, so that no CPU's order of summation decides it: each network's
 gradients within REL of the norm of the reference's, its weights and each buffer within REL of
-how far the reference moved them from the start. fp32 round-off stays far below REL (the largest
-error measured is in `docs/guide.md`, "Testing the update rule"); a flipped sign, a dropped λ or
-a skipped optimizer step in the method breaks it by orders of magnitude. The bf16 path (autocast
-with bf16 weight copies) is held to the fp32 reference at bf16's own precision, measured the
-same way: the returned numbers, and each network's update in direction and size.
+how far the reference's step moved them. In fp32 each step of the reference (the D step, each G
+step) starts from the state the method's step started from, read at G's input: the two then
+run the same forward to the bit, and a ReLU whose input sits within round-off of zero cannot
+open on one side and stay shut on the other. (Chained, two runs that differ by round-off can
+meet such a unit: on an Intel Xeon that moved G's gradient by 1.4e-2 in one step.) fp32
+round-off stays far below REL (the largest error measured is in `docs/guide.md`, "Testing the
+update rule"); a flipped sign, a dropped λ or a skipped optimizer step in the method breaks it
+by orders of magnitude. The bf16 path (autocast with bf16 weight copies) is held to the fp32
+reference, chained from the same start, at bf16's own precision: the returned numbers, and
+each network's update in direction and size.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ WARMUP = 200
 NOISE, K = 4, 3  # z's width; the categorical code's categories (then one uniform code)
 LR_D, LR_G, BETAS = 2e-4, 1e-3, (0.5, 0.999)
 #: fp32: the largest error allowed, relative to the reference's gradient or update, network by
-#: network, and buffer by buffer (measured: at most 5.7e-5 at the CPU capabilities default,
-#: avx2 and avx512; a flipped sign, a dropped λ or a skipped step: see docs/guide.md)
+#: network, and buffer by buffer (measured: at most 2.4e-6 at the CPU capabilities default,
+#: avx2 and avx512 and at one thread; a flipped sign, a dropped λ or a skipped step: 0.24 and
+#: up, see docs/guide.md)
 REL = 1e-3
 #: bf16: the error allowed in the returned numbers (measured: at most 3.7e-2); each network's
 #: update since the comparison began against the fp32 reference's, the least cosine (measured:
@@ -133,6 +139,17 @@ def bounds(q: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
     return torch.stack([categorical, uniform + math.log(2)])
 
 
+#: each network's state_dict (weights and buffers), copied
+State = dict[str, dict[str, torch.Tensor]]
+
+
+def snapshot(g: nn.Module, d: nn.Module) -> State:
+    return {
+        "generator": copy.deepcopy(g.state_dict()),
+        "discriminator": copy.deepcopy(d.state_dict()),
+    }
+
+
 @dataclass
 class Reference:
     """InfoGAN's iteration on copies of the method's G and D; with `mi_trains_trunk` false,
@@ -148,35 +165,55 @@ class Reference:
         self.g_params = list(self.g.parameters())
         self.opt_d, self.opt_g = Adam(self.d_params, LR_D), Adam(self.g_params, LR_G)
         self.grads: dict[str, list[torch.Tensor]] = {}
+        #: both networks' state after each step of the last iteration
+        self.after: list[State] = []
 
-    def iteration(self, real: torch.Tensor, latents: list[torch.Tensor]) -> torch.Tensor:
-        """The D/Q step on the first latents, then one G step on each of the others."""
+    def iteration(
+        self, real: torch.Tensor, latents: list[torch.Tensor], states: list[State] | None = None
+    ) -> torch.Tensor:
+        """The D/Q step on the first latents, then one G step on each of the others; with
+        `states`, each step first loads the networks' state at its index (Adam's moments stay
+        the reference's own)."""
+        self.after.clear()
+        outs = []
+        for i, x in enumerate(latents):
+            if states is not None:
+                self.g.load_state_dict(states[i]["generator"])
+                self.d.load_state_dict(states[i]["discriminator"])
+            outs.append(self._g_step(x) if i else self._d_step(real, x))
+            self.after.append(snapshot(self.g, self.d))
+        (adv_d, b), adv_g = outs[0], outs[1:]
+        return torch.cat([torch.stack([adv_d, sum(adv_g) / len(adv_g)]), b]).detach()
+
+    def _d_step(self, real: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's adversarial loss and L_I per code."""
         d, free = self.d, (self.weights == 0).float()
         with torch.no_grad():
-            fake = self.g(latents[0])
+            fake = self.g(x)
         real_logits = d.d_head(d.trunk(real)).flatten()
         features = d.trunk(fake)
         fake_logits = d.d_head(features).flatten()
         adv_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         if self.mi_trains_trunk:
-            b = bounds(d.q_head(features), latents[0])
+            b = bounds(d.q_head(features), x)
             loss_d = adv_d - (self.weights * b).sum()
             if free.any():  # a code with λ = 0: Q learns it on features that train nothing else
-                loss_d = loss_d - (free * bounds(d.q_head(features.detach()), latents[0])).sum()
+                loss_d = loss_d - (free * bounds(d.q_head(features.detach()), x)).sum()
         else:
-            b = bounds(d.q_head(features.detach()), latents[0])
+            b = bounds(d.q_head(features.detach()), x)
             loss_d = adv_d - ((self.weights + free) * b).sum()
         self.grads["discriminator"] = list(torch.autograd.grad(loss_d, self.d_params))
         self.opt_d.step(self.grads["discriminator"])
+        return adv_d, b
 
-        adv_g = []
-        for x in latents[1:]:
-            features = d.trunk(self.g(x))
-            adv_g.append(F.softplus(-d.d_head(features).flatten()).mean())
-            loss_g = adv_g[-1] - (self.weights * bounds(d.q_head(features), x)).sum()
-            self.grads["generator"] = list(torch.autograd.grad(loss_g, self.g_params))
-            self.opt_g.step(self.grads["generator"])
-        return torch.cat([torch.stack([adv_d, sum(adv_g) / len(adv_g)]), b]).detach()
+    def _g_step(self, x: torch.Tensor) -> torch.Tensor:
+        """G's adversarial loss."""
+        features = self.d.trunk(self.g(x))
+        adv_g = F.softplus(-self.d.d_head(features).flatten()).mean()
+        loss_g = adv_g - (self.weights * bounds(self.d.q_head(features), x)).sum()
+        self.grads["generator"] = list(torch.autograd.grad(loss_g, self.g_params))
+        self.opt_g.step(self.grads["generator"])
+        return adv_g
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor, scale: torch.Tensor) -> float:
@@ -189,14 +226,14 @@ def flat(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.detach().double().reshape(-1) for t in tensors])
 
 
-def errors(
-    method: Method, ref: Reference, start: dict[str, dict[str, torch.Tensor]]
-) -> dict[str, float]:
-    """The method's relative errors against the reference: each network's gradients as a whole
-    against the reference's, its weights as a whole and each buffer (batch-norm statistics,
-    spectral norm's vectors) against how far the reference moved them from the start. (One
-    tensor's gradient can be a near-cancelling sum, a bias before a sigmoid say, whose relative
-    error says nothing of the step.)"""
+def errors(method: Method, ref: Reference, states: list[State]) -> dict[str, float]:
+    """The method's relative errors against the reference, which started each step from the
+    method's state (`states`: at each step's start, then at the iteration's end): each
+    network's gradients as a whole against the reference's; after each step, each network's
+    weights as a whole and each buffer (batch-norm statistics, spectral norm's vectors)
+    against how far the reference's step moved them. (One tensor's gradient can be a
+    near-cancelling sum, a bias before a sigmoid say, whose relative error says nothing of the
+    step.)"""
     found: dict[str, float] = {}
     for part, ref_net in (("generator", ref.g), ("discriminator", ref.d)):
         net = method.networks[part]
@@ -205,23 +242,23 @@ def errors(
         )
         want = flat(ref.grads[part])
         found[f"{part}'s gradients"] = relative_error(got, want, want)
-        want_state, state = ref_net.state_dict(), net.state_dict()
         weights = [n for n, _ in ref_net.named_parameters()]
-        moved = flat([want_state[k] - start[part][k] for k in weights])
-        got, want = flat([state[k] for k in weights]), flat([want_state[k] for k in weights])
-        found[f"{part}'s weights"] = relative_error(got, want, moved)
-        for name in set(want_state) - set(weights):
-            if want_state[name].is_floating_point():
-                moved = want_state[name] - start[part][name]
-                found[f"{part}.{name}"] = relative_error(state[name], want_state[name], moved)
-            else:  # BN's batch counts
-                found[f"{part}.{name}"] = float(not torch.equal(state[name], want_state[name]))
+        for i, after in enumerate(ref.after):
+            step = f"step {i + 1} ({'G' if i else 'D'}): {part}"
+            before, want_state, state = states[i][part], after[part], states[i + 1][part]
+            moved = flat([want_state[k] - before[k] for k in weights])
+            got, want = flat([state[k] for k in weights]), flat([want_state[k] for k in weights])
+            found[f"{step}'s weights"] = relative_error(got, want, moved)
+            for name in set(want_state) - set(weights):
+                if want_state[name].is_floating_point():
+                    moved = want_state[name] - before[name]
+                    found[f"{step}.{name}"] = relative_error(state[name], want_state[name], moved)
+                else:  # BN's batch counts
+                    found[f"{step}.{name}"] = float(not torch.equal(state[name], want_state[name]))
     return found
 
 
-def updates(
-    method: Method, ref: Reference, start: dict[str, dict[str, torch.Tensor]]
-) -> dict[str, tuple[float, float]]:
+def updates(method: Method, ref: Reference, start: State) -> dict[str, tuple[float, float]]:
     """Each network's update of its weights since the start against the reference's: their
     cosine, and the ratio of their norms."""
     found = {}
@@ -251,8 +288,9 @@ def batches(method: Method) -> list[torch.Tensor]:
 
 @dataclass
 class Comparison:
-    """After each iteration: the method's and the reference's returned numbers, the method's
-    errors (`errors`) and its networks' updates against the reference's (`updates`)."""
+    """After each iteration: the method's and the reference's returned numbers; in fp32 the
+    method's errors (`errors`), in bf16 its networks' updates against the reference's
+    (`updates`)."""
 
     outs: list[torch.Tensor]
     ref_outs: list[torch.Tensor]
@@ -262,7 +300,9 @@ class Comparison:
 
 def compare(case: str, bf16: bool, warmup: int = 0) -> Comparison:
     """ITERATIONS iterations of the method and of the reference, side by side, after `warmup`
-    iterations of the method in fp32 (handed to the bf16 method as a resume would)."""
+    iterations of the method in fp32 (handed to the bf16 method as a resume would): in fp32
+    each step of the reference starts from the method's state, in bf16 the reference runs on
+    from the start on its own."""
     settings = CASES[case]
     method = build(case, False)
     data = batches(method)
@@ -280,22 +320,29 @@ def compare(case: str, bf16: bool, warmup: int = 0) -> Comparison:
     ref = Reference(copy.deepcopy(g), copy.deepcopy(d), weights, settings.mi_trains_trunk)
     ref.opt_d.resume(method.optimizers["opt_d"], list(d.parameters()))
     ref.opt_g.resume(method.optimizers["opt_g"], list(g.parameters()))
-    start = {"generator": copy.deepcopy(g.state_dict()), "discriminator": d.state_dict()}
-    start["discriminator"] = copy.deepcopy(start["discriminator"])
+    start = snapshot(g, d)
 
-    drawn: list[torch.Tensor] = []
-    g.register_forward_pre_hook(lambda _, args: drawn.append(args[0].detach().clone()))
+    # at each of G's calls (the D step's fake batch, then each G step): its input, and the
+    # state both networks are in as that step starts
+    drawn: list[tuple[torch.Tensor, State]] = []
+    g.register_forward_pre_hook(
+        lambda _, args: drawn.append((args[0].detach().clone(), snapshot(g, d)))
+    )
     result = Comparison([], [], [], [])
     for i in range(ITERATIONS):
         real = data[(warmup + i) % len(data)]
         drawn.clear()
         result.outs.append(method.step(real))
         assert len(drawn) == 1 + settings.g_updates  # G ran for the D step and each G step
-        for x in drawn[1:]:  # each G step on the D step's latents, or on its own
-            assert torch.equal(x, drawn[0]) == (settings.g_latents == "reuse")
-        result.ref_outs.append(ref.iteration(real, drawn))
-        result.errors.append(errors(method, ref, start))
-        result.updates.append(updates(method, ref, start))
+        latents, states = [x for x, _ in drawn], [state for _, state in drawn]
+        for x in latents[1:]:  # each G step on the D step's latents, or on its own
+            assert torch.equal(x, latents[0]) == (settings.g_latents == "reuse")
+        if bf16:  # chained: the reference runs on from its own weights
+            result.ref_outs.append(ref.iteration(real, latents))
+            result.updates.append(updates(method, ref, start))
+        else:
+            result.ref_outs.append(ref.iteration(real, latents, states))
+            result.errors.append(errors(method, ref, [*states, snapshot(g, d)]))
     return result
 
 
