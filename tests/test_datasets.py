@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,6 +103,60 @@ def test_one_missing_file_is_named(tmp_path: Path, idx_root: dict) -> None:
         dataset("mnist", root=str(tmp_path)).load()  # torchvision needs both splits
     assert str(missing) in str(info.value)
     assert "train-images-idx3-ubyte," not in str(info.value).split("Missing: ")[1]
+
+
+def gzip_all(folder: Path) -> None:
+    for path in list(folder.iterdir()):
+        path.with_name(f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+
+
+@pytest.mark.parametrize(("name", "folder"), IDX_FOLDERS)
+def test_gzipped_idx_files_are_read_as_they_are(
+    tmp_path: Path, idx_root: dict, name: str, folder: str
+) -> None:
+    gzip_all(tmp_path / folder / "raw")
+    data = dataset(name, root=str(tmp_path), split="test").load()
+    assert torch.equal(data.images[:, 0], idx_root[f"{folder}/test"][0])
+    assert torch.equal(data.labels, idx_root[f"{folder}/test"][1].long())
+
+
+def test_idx_files_directly_in_the_root_as_debian_ships_them(
+    tmp_path: Path, idx_root: dict
+) -> None:
+    flat = tmp_path / "flat"
+    (tmp_path / "FashionMNIST" / "raw").rename(flat)
+    gzip_all(flat)
+    data = dataset("fashion_mnist", root=str(flat)).load()
+    assert torch.equal(data.images[:, 0], idx_root["FashionMNIST/train"][0])
+
+
+def test_fashion_mnist_finds_the_system_folder_when_the_default_root_is_empty(
+    tmp_path: Path, idx_root: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from disentangle_data.torchvision_sets import FashionMnist
+
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    (tmp_path / "FashionMNIST" / "raw").rename(system)
+    gzip_all(system)
+    monkeypatch.setattr(FashionMnist, "system_folder", system)
+    monkeypatch.chdir(tmp_path)  # ./data, the default root, does not exist
+    data = dataset("fashion_mnist").load()
+    assert torch.equal(data.images[:, 0], idx_root["FashionMNIST/train"][0])
+    with pytest.raises(DatasetError, match="read when root is the default") as info:
+        dataset("fashion_mnist", root=str(tmp_path / "mine")).load()  # a root given: only it
+    assert str(system) in str(info.value)
+    with pytest.raises(DatasetError):
+        dataset("mnist").load()  # MNIST has no system folder
+
+
+def test_a_cut_gzip_file_is_named(tmp_path: Path, idx_root: dict) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    gzip_all(raw)
+    images = raw / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:-30])
+    with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte\.gz: not a whole gzip file"):
+        dataset("mnist", root=str(tmp_path), split="test").load()
 
 
 def test_malformed_idx_file_is_a_dataset_error(tmp_path: Path, idx_root: dict) -> None:

@@ -12,6 +12,7 @@ from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
 from disentangle_data.images import Resolution, fit, list_images, open_image
+from disentangle_data.sources import download_hint
 
 IMAGE_FOLDER = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -116,5 +117,6 @@ class Celeba(Dataset):
         return (
             f"CelebA not found under {self.root}: expected aligned JPEGs in one of\n{patterns}\n"
             f"(torchvision's layout, the official archives unpacked, or a plain folder).\n"
-            f"To get them: download {IMAGE_FOLDER}.zip from {SOURCES}."
+            f"To get them: download {IMAGE_FOLDER}.zip from {SOURCES}; or run "
+            f"{download_hint('celeba', self.root)}."
         )

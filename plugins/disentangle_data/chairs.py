@@ -16,6 +16,7 @@ from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
 from disentangle_data.images import Resolution, fit, open_image
+from disentangle_data.sources import download_hint
 
 FOLDER, ARCHIVE = "rendered_chairs", "rendered_chairs.tar"
 #: a render inside the folder or the archive: chair, elevation (p020/p030), azimuth (t000-t348)
@@ -132,5 +133,6 @@ class Chairs(Dataset):
             f"3D Chairs not found at {self.root} ({problem}): expected renders named {PATTERN} "
             f"in one of\n  {self.root}/{FOLDER}/{PATTERN}\n  {self.root}/{PATTERN} (root is "
             f"{FOLDER}/ itself)\n  {self.root}/{ARCHIVE}, or root naming the archive (read "
-            f"without unpacking, members {FOLDER}/{PATTERN}).\nTo get it: {SOURCE}."
+            f"without unpacking, members {FOLDER}/{PATTERN}).\nTo get it: {SOURCE}; or run "
+            f"{download_hint('chairs', self.root.parent if self.root.is_file() else self.root)}."
         )

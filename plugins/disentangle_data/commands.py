@@ -8,10 +8,48 @@ from typing import Annotated
 import typer
 
 
+def _mirror(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise typer.BadParameter(f"{url!r}: give a base URL, e.g. https://mirror.example.org")
+    return url
+
+
 def add_data_commands(cli: typer.Typer) -> None:
-    """`data prepare` and `data digits` under a `data` group of the CLI."""
+    """`data download`, `data prepare` and `data digits` under a `data` group of the CLI."""
     data = typer.Typer(help="Dataset tools.", no_args_is_help=True)
     cli.add_typer(data, name="data")
+
+    @data.command("download")
+    def download(
+        name: Annotated[str, typer.Argument(help="Dataset name, e.g. fashion_mnist.")],
+        root: Annotated[
+            Path, typer.Option(help="The folder to put it in (the recipe's dataset.root).")
+        ] = Path("data"),
+        mirror: Annotated[
+            str | None,
+            typer.Option(
+                help="A mirror's base URL, in place of each file's scheme and host (same paths).",
+                callback=_mirror,
+            ),
+        ] = None,
+        timeout: Annotated[
+            float, typer.Option(min=0.01, help="Seconds without data before giving up.")
+        ] = 30.0,
+    ) -> None:
+        """Download a dataset into ROOT, verified, in the layout it reads; then load it once."""
+        from disentangle.cli import err, out, user_errors
+        from disentangle_data.download import download as download_dataset
+        from disentangle_data.sources import shipped_sources
+
+        with user_errors():
+            root = root.expanduser().absolute()
+            images = download_dataset(name, root, shipped_sources(), mirror, timeout, err).images
+            shape = "×".join(str(s) for s in images.shape[1:])
+            out.print(f"{name}: {images.shape[0]} images of {shape} load from {root}")
 
     @data.command("prepare")
     def prepare(

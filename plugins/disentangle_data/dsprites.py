@@ -12,6 +12,7 @@ from pydantic import Field
 from disentangle import Params
 from disentangle.errors import DatasetError
 from disentangle_data.grid import GridFile
+from disentangle_data.sources import download_hint
 
 FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 SOURCE = (
@@ -47,7 +48,8 @@ class Dsprites(GridFile):
         if not self.path.is_file():
             raise DatasetError(
                 f"dSprites not found: expected {self.path} ({FILE} in the folder `root` names, "
-                f"or `root` naming the file).\nTo get it: {SOURCE}."
+                f"or `root` naming the file).\nTo get it: {SOURCE}; or run "
+                f"{download_hint('dsprites', self.path.parent)}."
             )
         try:  # only these two keys: `metadata` is a pickle, which is never loaded
             with np.load(self.path, allow_pickle=False) as npz:

@@ -14,6 +14,7 @@ from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
 from disentangle_data.images import Resolution, fit, list_images, open_image
+from disentangle_data.sources import download_hint
 from disentangle_data.torch7 import Torch7Error, read_tensor
 
 #: each variation's folder, in the order of the "variation" factor's indices
@@ -146,5 +147,5 @@ class Faces(Dataset):
             f"  {self.root}/{{{folders}}}/{{{splits}}}/batch<N>[.t7] (Torch7 tensors of 150×150 "
             "grayscale images), or .../*.png in the same folders,\n"
             f"  or a plain folder of face images, {self.root}/*.png|*.jpg.\n"
-            f"To get it: {SOURCE}."
+            f"To get it: {SOURCE} ({download_hint('faces', self.root)} says how)."
         )

@@ -24,6 +24,7 @@ from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
 from disentangle_data.images import Resolution, list_images, open_image
+from disentangle_data.sources import download_hint
 
 #: a box as x, y (top left), width, height, in pixels
 Box = tuple[float, float, float, float]
@@ -73,7 +74,10 @@ class FineGrained(Dataset):
         return ImageData(images=tensors["images"], labels=tensors["labels"], on_disk=tensors.mapped)
 
     def missing(self, what: str) -> DatasetError:
-        return DatasetError(f"{self.root}: {what}; {self.name} expects {self.layout}")
+        return DatasetError(
+            f"{self.root}: {what}; {self.name} expects {self.layout}; or run "
+            f"{download_hint(self.name, self.root)}."
+        )
 
     @abstractmethod
     def entries(self) -> list[tuple[Path, Box, int]]:

@@ -13,6 +13,7 @@ from disentangle import Params
 from disentangle.errors import DatasetError
 from disentangle_data.cache import progress
 from disentangle_data.grid import GridFile
+from disentangle_data.sources import download_hint
 
 if TYPE_CHECKING:
     import h5py
@@ -67,7 +68,8 @@ class Shapes3d(GridFile):
         if not self.path.is_file():
             raise DatasetError(
                 f"3D Shapes not found: expected {self.path} ({FILE} in the folder `root` names, "
-                f"or `root` naming the file).\nTo get it: {SOURCE}."
+                f"or `root` naming the file).\nTo get it: {SOURCE}; or run "
+                f"{download_hint('shapes3d', self.path.parent)}."
             )
         try:
             with h5py.File(self.path, "r") as file:

@@ -11,6 +11,7 @@ from pydantic import Field
 from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached
+from disentangle_data.sources import download_hint
 
 SPLIT_FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat", "extra": "extra_32x32.mat"}
 HOME_PAGE = "http://ufldl.stanford.edu/housenumbers/"
@@ -98,7 +99,7 @@ class Svhn(Dataset):
             f"(torchvision's layout: <root>/{', <root>/'.join(SPLIT_FILES.values())}).\n"
             "To get it: set `download = true` in the recipe's [dataset] table when online, or "
             f"download {SPLIT_FILES[self.split]} (format 2, cropped digits) from the Stanford SVHN "
-            f"page, {HOME_PAGE}, into {self.root}/."
+            f"page, {HOME_PAGE}, into {self.root}/; or run {download_hint('svhn', self.root)}."
         )
 
     def _unreadable(self, problem: str) -> str:
