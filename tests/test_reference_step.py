@@ -41,6 +41,19 @@ from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 
 CPU = torch.device("cpu")
+#: the devices the fp32 comparison runs on: the CPU, and a CUDA device where there is one
+#: (marked `cuda`: benchmarks/gpu_check.sh runs them)
+DEVICES = [
+    pytest.param(CPU, id="cpu"),
+    pytest.param(
+        torch.device("cuda"),
+        id="cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ],
+    ),
+]
 BATCH, ITERATIONS = 8, 3
 #: iterations the method trains in fp32 before the comparison: at initialisation G's images
 #: barely differ, D's batch norm divides by their tiny spread, and round-off is amplified
@@ -79,7 +92,7 @@ CASES = {
 }
 
 
-def recipe(case: Case, bf16: bool) -> Any:
+def recipe(case: Case, bf16: bool, device: torch.device) -> Any:
     method = {"mi_trains_trunk": case.mi_trains_trunk, "g_latents": case.g_latents}
     return validate_recipe(
         {
@@ -94,7 +107,7 @@ def recipe(case: Case, bf16: bool) -> Any:
             "optim": {"lr_d": LR_D, "lr_g": LR_G, "beta1": BETAS[0], "beta2": BETAS[1]},
             "train": {
                 "batch_size": BATCH,
-                "device": "cpu",
+                "device": str(device),
                 "g_updates": case.g_updates,
                 "precision": "bf16" if bf16 else "fp32",
             },
@@ -272,10 +285,11 @@ def updates(method: Method, ref: Reference, start: State) -> dict[str, tuple[flo
     return found
 
 
-def build(case: str, bf16: bool) -> Method:
-    rec = recipe(CASES[case], bf16)
+def build(case: str, bf16: bool, device: torch.device) -> Method:
+    rec = recipe(CASES[case], bf16, device)
     torch.manual_seed(0)
-    setup = MethodSetup(rec, build_components(rec), CPU, torch.Generator().manual_seed(0))
+    rng = torch.Generator(device).manual_seed(0)
+    setup = MethodSetup(rec, build_components(rec), device, rng)
     return host.methods.build(rec.method, setup)
 
 
@@ -298,25 +312,25 @@ class Comparison:
     updates: list[dict[str, tuple[float, float]]]
 
 
-def compare(case: str, bf16: bool, warmup: int = 0) -> Comparison:
+def compare(case: str, bf16: bool, warmup: int = 0, device: torch.device = CPU) -> Comparison:
     """ITERATIONS iterations of the method and of the reference, side by side, after `warmup`
     iterations of the method in fp32 (handed to the bf16 method as a resume would): in fp32
     each step of the reference starts from the method's state, in bf16 the reference runs on
     from the start on its own."""
     settings = CASES[case]
-    method = build(case, False)
-    data = batches(method)
+    method = build(case, False, device)
+    data = [batch.to(device) for batch in batches(method)]
     for i in range(warmup):
         method.step(data[i % len(data)])
     if bf16:
-        trained, method = method, build(case, True)
+        trained, method = method, build(case, True, device)
         for name, net in method.networks.items():
             net.load_state_dict(trained.networks[name].state_dict())
         for name, opt in method.optimizers.items():
             opt.load_state_dict(trained.optimizers[name].state_dict())
         method.restored()
     g, d = method.networks["generator"], method.networks["discriminator"]
-    weights = torch.tensor(settings.lambdas)
+    weights = torch.tensor(settings.lambdas, device=device)
     ref = Reference(copy.deepcopy(g), copy.deepcopy(d), weights, settings.mi_trains_trunk)
     ref.opt_d.resume(method.optimizers["opt_d"], list(d.parameters()))
     ref.opt_g.resume(method.optimizers["opt_g"], list(g.parameters()))
@@ -351,9 +365,10 @@ def worst(found: dict[str, float]) -> tuple[str, float]:
     return name, found[name]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_method_trains_what_the_update_rule_trains(case: str) -> None:
-    c = compare(case, bf16=False, warmup=WARMUP)
+def test_the_method_trains_what_the_update_rule_trains(case: str, device: torch.device) -> None:
+    c = compare(case, bf16=False, warmup=WARMUP, device=device)
     for i, (out, want, errs) in enumerate(zip(c.outs, c.ref_outs, c.errors, strict=True)):
         torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-6, msg=f"iteration {i + 1}")
         name, err = worst(errs)
