@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import shutil
 import socket
 import tarfile
 import time
@@ -400,7 +399,6 @@ def test_fashion_mnist_from_debian_s_files_downloads_verified_and_trains(
     assert code == 0, output
     assert "fashion_mnist: 60000 images of 1×28×28 load from" in output
     assert "could not verify" not in output
-    shutil.rmtree(root / ".disentangle-cache", ignore_errors=True)
     sets = {"dataset.root": str(root), "train.iterations": 2, "train.batch_size": 8,
             "backbone.width": 0.125, "train.log_every": 1, "train.checkpoint_every": 2,
             "train.sample_every": 2, "images.samples": 4, "images.traversal_rows": 2,
@@ -411,3 +409,13 @@ def test_fashion_mnist_from_debian_s_files_downloads_verified_and_trains(
     result = runner.invoke(app, ["run", str(recipe), *flags, "--out", str(run), "--quiet"])
     assert result.exit_code == 0, result.output
     assert len((run / "metrics.jsonl").read_text().splitlines()) >= 2
+
+
+def test_a_run_whose_files_are_missing_names_the_command(tmp_path: Path) -> None:
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "fashion_mnist.toml"
+    empty = tmp_path / "empty"
+    argv = ["run", str(recipe), "--set", f"dataset.root={empty}", "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, argv, env={"COLUMNS": "1000"})
+    assert result.exit_code == 1
+    assert f"disentangle data download fashion_mnist --root {empty}" in result.output
+    assert not (tmp_path / "r").exists()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 
 def _mirror(url: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -47,7 +46,12 @@ def add_data_commands(cli: typer.Typer) -> None:
 
         with user_errors():
             root = root.expanduser().absolute()
-            images = download_dataset(name, root, shipped_sources(), mirror, timeout, err).images
+            try:
+                data = download_dataset(name, root, shipped_sources(), mirror, timeout, err)
+            except KeyboardInterrupt:
+                err.print("[yellow]interrupted[/]: the same command resumes from the .part kept")
+                raise typer.Exit(130) from None
+            images = data.images
             shape = "×".join(str(s) for s in images.shape[1:])
             out.print(f"{name}: {images.shape[0]} images of {shape} load from {root}")
 
