@@ -22,6 +22,8 @@ class Loopback:
     #: paths whose next answer stops after half of its bytes
     cut_once: set[str] = field(default_factory=set)
     stall: bool = False
+    #: whether a Range header is honoured (else the whole file is sent again, with 200)
+    ranges: bool = True
     #: (path, Range header or None) of each request, in order
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     url: str = ""
@@ -43,7 +45,7 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404)
                 return
             start = 0
-            asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            asked = state.ranges and re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
             if asked:
                 start = int(asked[1])
                 if start >= len(data):

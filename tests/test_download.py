@@ -299,6 +299,19 @@ def test_a_part_left_by_an_earlier_run_is_resumed(
     assert not (root / f"{DSPRITES_FILE}.part").exists()
 
 
+def test_a_server_that_ignores_the_range_sends_the_whole_file_again(
+    tmp_path: Path, server: Loopback, npz: bytes
+) -> None:
+    server.ranges = False
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / f"{DSPRITES_FILE}.part").write_bytes(b"x" * 100)
+    code, output = download("dsprites", root, "--mirror", server.url)
+    assert code == 0, output
+    assert server.requests == [(PATH, "bytes=100-")]
+    assert (root / DSPRITES_FILE).read_bytes() == npz
+
+
 def test_a_corrupted_file_is_removed_and_expected_against_got_said(
     tmp_path: Path, server: Loopback, npz: bytes
 ) -> None:
