@@ -16,8 +16,8 @@ def staging_folder(archive: Path, into: Path) -> Path:
     return into / f".{archive.name}.unpacking"
 
 
-def unpack(archive: Path, into: Path, kind: Literal["tar", "zip"]) -> list[Path]:
-    """Unpack `archive` (members only under `into`); the top-level paths made."""
+def unpack(archive: Path, into: Path, kind: Literal["tar", "zip"]) -> None:
+    """Unpack `archive` into `into` (a member that would land outside it is refused)."""
     staging = staging_folder(archive, into)
     if staging.exists():  # left by an unpack that was interrupted: ours to remove
         shutil.rmtree(staging)
@@ -35,7 +35,6 @@ def unpack(archive: Path, into: Path, kind: Literal["tar", "zip"]) -> list[Path]
             entry.rename(into / entry.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [into / entry.name for entry in entries]
 
 
 def _extract(archive: Path, staging: Path, kind: Literal["tar", "zip"]) -> None:
