@@ -199,6 +199,12 @@ def run(
             import json
 
             _show_scores(json.loads(report.read_text()))
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one process writes the page
+            from disentangle.html_report import write_html_report
+
+            page = result.path / "report.html"
+            command = f"disentangle report {result.path} --html {page}"
+            out.print(f"report page: [bold]{write_html_report([result], page, command)}[/]")
 
 
 def _given_args(ctx: typer.Context, skip: str) -> list[str]:
@@ -614,16 +620,33 @@ def compare(
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders: the seeds of one recipe.")],
-    output: Annotated[Path, typer.Option("--out", help="Markdown file.")] = Path("report.md"),
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Markdown file (default report.md, unless --html is given)."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also (or only, without --out) one self-contained HTML page: traversal "
+            "sliders, scores, curves; several runs (seeds or a grid) in a sortable table."
+        ),
+    ] = None,
 ) -> None:
     """One Markdown page for seeds of a recipe: scores as mean ± std beside chance, what each
-    code captures, the traversal figure and the L_I curves (each run needs its eval.json)."""
+    code captures, the traversal figure and the L_I curves (each run needs its eval.json);
+    with --html, a page to open in a browser."""
     with user_errors():
+        from disentangle.html_report import write_html_report
         from disentangle.report import write_report
         from disentangle.run import Run
 
-        command = " ".join(["disentangle report", *map(str, runs), "--out", str(output)])
-        out.print(f"wrote {write_report([Run(r) for r in runs], output, command)}")
+        if html is not None:
+            command = " ".join(["disentangle report", *map(str, runs), "--html", str(html)])
+            out.print(f"wrote {write_html_report([Run(r) for r in runs], html, command)}")
+        if output is not None or html is None:
+            markdown = output or Path("report.md")
+            command = " ".join(["disentangle report", *map(str, runs), "--out", str(markdown)])
+            out.print(f"wrote {write_report([Run(r) for r in runs], markdown, command)}")
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torchvision.utils import make_grid, save_image
@@ -103,16 +104,22 @@ def traversal_sheet(panels: list[tuple[str, torch.Tensor, int]], path: Path) -> 
     return path
 
 
+def traversal_frames(images: torch.Tensor, cols: int, nrow: int) -> list[np.ndarray]:
+    """A traversal (row-major, `cols` values) as frames: frame k shows every row at the
+    code's k-th value, `nrow` images across; uint8 pixels, height × width × channels."""
+    frames = []
+    for k in range(cols):
+        grid = make_grid(images[k::cols], nrow=nrow, padding=2, pad_value=0.5)
+        frames.append(as_uint8(grid).permute(1, 2, 0).numpy())
+    return frames
+
+
 def save_gif(images: torch.Tensor, rows: int, cols: int, path: Path, frame_ms: int = 250) -> Path:
     """A traversal as an animation: frame k shows every row at the code's k-th value."""
     from PIL import Image
 
     side = max(1, round(math.sqrt(rows)))
-    frames = []
-    for k in range(cols):
-        grid = make_grid(images[k::cols], nrow=side, padding=2, pad_value=0.5)
-        array = grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-        frames.append(Image.fromarray(array))
+    frames = [Image.fromarray(a) for a in traversal_frames(images, cols, side)]
     path.parent.mkdir(parents=True, exist_ok=True)
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     return path

@@ -41,7 +41,8 @@ class Evaluation(BaseModel):
     codes: dict[str, Match] = {}
 
 
-def _evaluation(run: Run) -> dict[str, Any]:
+def read_evaluation(run: Run) -> dict[str, Any]:
+    """The run's eval.json, checked; an error naming the file when it is missing or damaged."""
     path = run.path / "eval.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -132,7 +133,7 @@ def write_report(runs: list[Run], out: Path, command: str) -> Path:
                 f"{run.path} was trained with another recipe than {runs[0].path} (beyond name "
                 "and seed): a report covers the seeds of one recipe"
             )
-    reports = [_evaluation(run) for run in runs]
+    reports = [read_evaluation(run) for run in runs]
     recipe = recipes[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [

@@ -41,6 +41,12 @@ def scores(run: Run, metrics: list[str] | None) -> dict[str, float]:
     return out
 
 
+def swept_keys(recipes: list[dict[str, Any]]) -> list[str]:
+    """The keys of `flat` recipes whose values differ between the runs (a sweep's axes)."""
+    keys = sorted({k for rec in recipes for k in rec} - NOT_SWEPT)
+    return [k for k in keys if len({json.dumps(rec.get(k)) for rec in recipes}) > 1]
+
+
 @dataclass
 class Group:
     values: tuple[Any, ...]  # of the swept keys
@@ -69,8 +75,7 @@ def sweep_table(runs: list[Run], metrics: list[str] | None = None) -> SweepTable
     if not runs:
         raise DisentangleError("give at least one run folder")
     recipes = [flat(r.require().recipe_data()) for r in runs]
-    keys = sorted({k for rec in recipes for k in rec} - NOT_SWEPT)
-    swept = [k for k in keys if len({json.dumps(rec.get(k)) for rec in recipes}) > 1]
+    swept = swept_keys(recipes)
     found = [scores(r, None) for r in runs]
     held = {c.split(".")[0] for f in found for c in f if not c.startswith("L_I ")}
     for name in metrics or []:
