@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 from disentangle_data.cache import mapped_images
-from machine import cpu_model
+from machine import cpu_model, describe
 from safetensors.torch import load_file, save_file
 
 from disentangle.training.data import DeviceBatches
@@ -73,6 +73,7 @@ def main(argv: list[str]) -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": cpu_model(),
+        "machine": describe(),
         "images": args.images,
         "bytes": args.images * args.side * args.side,
         "side": args.side,

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 from disentangle_metrics import parallel
-from machine import cpu_model
+from machine import cpu_model, describe
 from rich.console import Console
 from rich.table import Table
 
@@ -130,6 +130,7 @@ def main(argv: list[str]) -> None:
         "threads": torch.get_num_threads(),
         "cores": parallel.cores(),
         "cpu": cpu_model(),
+        "machine": describe(),
         "seed": args.seed,
         "fast": args.fast,
     }

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from machine import cpu_model
+from machine import cpu_model, describe
 from rich.console import Console
 from rich.table import Table
 
@@ -170,6 +170,7 @@ def main() -> int:
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name() if cuda else None,
         "cpu": cpu_model(),
+        "machine": describe(),
         "steps": [asdict(step) for step in steps(out, cuda, args.tests)],
     }
     speed = out / "train_speed.json"

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from machine import cpu_model
+from machine import cpu_model, describe
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
@@ -414,6 +414,7 @@ def main(argv: list[str]) -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": cpu_model(),
+        "machine": describe(),
         "device": str(device),
         "peak_gflop_per_s": peaks,
         "peak_samples_gflop_per_s": peak_samples,
@@ -422,7 +423,8 @@ def main(argv: list[str]) -> None:
         "warmup": args.warmup,
     }
     title = (
-        f"torch {env['torch']}, threads {env['threads']}, {env['cpu']}, device {device}; "
+        f"torch {env['torch']}, threads {env['threads']}, {env['cpu']} "
+        f"({', '.join(env['machine']['extensions']) or 'no AVX2'}), device {device}; "
         f"peak {peaks['fp32']:.0f} GFLOP/s fp32, {peaks['bf16']:.0f} GFLOP/s bf16 "
         f"({PEAK_SIZE}² matmul, median over the rounds); it/s: median of {args.repeats} × "
         f"{args.iterations} iterations after {args.warmup} warm-up"
