@@ -124,9 +124,12 @@ class Cell:
 
     @classmethod
     def of(cls, value: object, digits: int = 3) -> Cell:
-        """A number shown with `digits` decimals (sorting by its full value), or text."""
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            return cls(f"{value:.{digits}f}", float(value))
+        """A whole number, a number shown with `digits` decimals (sorting by its full value),
+        or text."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(str(value), float(value))
+        if isinstance(value, float):
+            return cls(f"{value:.{digits}f}", value)
         return cls("" if value is None else str(value))
 
     def html(self) -> str:

@@ -115,9 +115,10 @@ def overview(runs: list[Run]) -> list[str]:
 
 
 def setting(value: Any) -> Cell:
-    """A recipe value as it was written (1e-3, not 0.001), numbers sorting as numbers."""
+    """A recipe value in full (a table of scores rounds; settings must not), numbers sorting
+    as numbers."""
     if isinstance(value, float | int) and not isinstance(value, bool):
-        return Cell(f"{value:g}", float(value))
+        return Cell(str(value), float(value))
     return Cell(json.dumps(value) if isinstance(value, tuple) else str(value))
 
 

@@ -118,7 +118,9 @@ def test_the_page_holds_every_part(grid_page: Path, runs: list[Path]) -> None:
     ]
     assert {h: text.count(h) for h in headings} == {h: headings.count(h) for h in headings}
     assert text.count('type="range"') == 3 * (2 + 1)  # 2 codes and the samples, per run
-    assert 'data-sort="0.3"' in text and "<th>optim.lr_g</th>" in text
+    assert '<td class="num" data-sort="0.3">0.300</td>' in text and "<th>optim.lr_g</th>" in text
+    assert '<td class="num" data-sort="2.0">2</td>' in text  # a seed
+    assert '<td class="num" data-sort="0.0005">0.0005</td>' in text  # a learning rate, as given
     assert "x → scale (NMI 0.40)" not in text  # non-ASCII is written as character references
     assert "x &#8594; scale (NMI 0.40)" in text and "shape &#8594; no factor" in text
     assert text.count("data:image/png;base64,") > 3 * (3 + 21)
