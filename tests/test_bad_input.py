@@ -1097,7 +1097,7 @@ def test_checkpoints(c: Case, tmp_path: Path, trained: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 PLUGIN_CASES = [
-    pytest.param("data,dcgan,infogan,metrics", ("validate", "{recipe}"), 0, (), id="ok"),
+    pytest.param("codes,data,dcgan,infogan,metrics", ("validate", "{recipe}"), 0, (), id="ok"),
     pytest.param("nosuchplugin", ("plugins",), 1, ("nosuchplugin",), id="plugins-unknown"),
     pytest.param(
         "disentangle_infogan",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from disentangle_infogan.codes import Gaussian, GaussianParams, Uniform, UniformParams
+from disentangle_codes.codes import Gaussian, GaussianParams, Uniform, UniformParams
 
 from disentangle import LatentCode, MIEstimator
 from disentangle.errors import DisentangleError

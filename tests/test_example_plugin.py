@@ -143,7 +143,7 @@ def test_recipe_fails_validation_without_the_plugin(
 ) -> None:
     recipe = tmp_path / "example.toml"
     recipe.write_text(RECIPE)
-    env = {**plugin_env, "DISENTANGLE_PLUGINS": "infogan,dcgan,data"}
+    env = {**plugin_env, "DISENTANGLE_PLUGINS": "codes,infogan,dcgan,data"}
     result = disentangle(["run", str(recipe), "--out", str(tmp_path / "run")], env, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from disentangle_infogan.codes import Categorical, CategoricalParams, Uniform, UniformParams
+from disentangle_codes.codes import Categorical, CategoricalParams, Uniform, UniformParams
 from disentangle_metrics import parallel
 from disentangle_metrics.accuracy import (
     confusion,

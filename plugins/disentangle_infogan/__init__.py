@@ -1,18 +1,10 @@
-"""InfoGAN's training method, its latent codes, its variational lower bound on mutual
-information, and two sample-based bounds (InfoNCE, NWJ) that use Q's posterior as their
-critic."""
+"""InfoGAN's training method, its variational lower bound on mutual information, and two
+sample-based bounds (InfoNCE, NWJ) that use Q's posterior as their critic. Its codes are the
+`codes` plugin's."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
-from disentangle_infogan.codes import (
-    Categorical,
-    CategoricalParams,
-    Gaussian,
-    GaussianParams,
-    Uniform,
-    UniformParams,
-)
 from disentangle_infogan.contrastive import NWJ, ContrastiveParams, InfoNCE
 from disentangle_infogan.cr import InfoGANCR, InfoGANCRParams
 from disentangle_infogan.estimator import VariationalMI, VariationalParams
@@ -24,13 +16,6 @@ from disentangle_infogan.published import published
 def register_methods(register):
     register("infogan", InfoGAN, InfoGANParams)
     register("infogan_cr", InfoGANCR, InfoGANCRParams)
-
-
-@hookimpl
-def register_codes(register):
-    register("categorical", Categorical, CategoricalParams)
-    register("uniform", Uniform, UniformParams)
-    register("gaussian", Gaussian, GaussianParams)
 
 
 @hookimpl
