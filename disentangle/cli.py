@@ -5,20 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, Group
-from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from disentangle.bounds import MAX_SEED
-from disentangle.errors import DisentangleError, RecipeError
+from disentangle.console import err, out, show_error, user_errors
+from disentangle.errors import DisentangleError
 
 if TYPE_CHECKING:
     from disentangle.plugins import PluginHost
@@ -29,9 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
-
 Variant = Annotated[
     str | None, typer.Option(help="A named variant: a \\[variants.NAME] table of the recipe.")
 ]
@@ -77,39 +70,6 @@ MetricSeed = Annotated[
 ]
 Fast = Annotated[bool, typer.Option(help="Fewer samples (a quick check).")]
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.", callback=_device)]
-
-
-def show_error(exc: DisentangleError) -> None:
-    """One Rich panel on stderr: the source and each problem, no traceback."""
-    if isinstance(exc, RecipeError):
-        table = Table.grid(padding=(0, 2))
-        for p in exc.problems:
-            got = Text(f"got {p.value}", style="dim") if p.value is not None else ""
-            table.add_row(Text(p.where, style="bold"), Text(p.message), got)
-        title = f"{len(exc.problems)} problem(s) in a recipe"
-        body = Group(Text(exc.source, style="bold"), table)
-        err.print(Panel(body, title=title, title_align="left", border_style="red"))
-    else:
-        err.print(Panel(Text(str(exc)), title="error", title_align="left", border_style="red"))
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except DisentangleError as exc:
-        show_error(exc)
-        raise typer.Exit(1) from None
-    except BrokenPipeError:  # the reader stopped early (`disentangle schema | head`): not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
-    except OSError as exc:  # a path the command cannot use: a file for a folder, no permission
-        where = exc.filename or "a file"
-        show_error(DisentangleError(f"{where}: {exc.strerror or exc}"))
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: continue from the last checkpoint with --resume RUN_DIR")
-        raise typer.Exit(130) from None
 
 
 @app.command()

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import typer
 
+from disentangle.console import err, out, user_errors
+
 
 def _mirror(url: str | None) -> str | None:
     if url is not None:
@@ -40,7 +42,6 @@ def add_data_commands(cli: typer.Typer) -> None:
         ] = 30.0,
     ) -> None:
         """Download a dataset into ROOT, verified, in the layout it reads; then load it once."""
-        from disentangle.cli import err, out, user_errors
         from disentangle_data.download import download as download_dataset
         from disentangle_data.sources import shipped_sources
 
@@ -66,7 +67,6 @@ def add_data_commands(cli: typer.Typer) -> None:
     ) -> None:
         """Read a dataset once and write its prepared cache, so runs load it in seconds."""
         from disentangle.build import prepare_dataset
-        from disentangle.cli import out, user_errors
 
         with user_errors():
             images = prepare_dataset(name, root, set_ or []).images
@@ -78,7 +78,6 @@ def add_data_commands(cli: typer.Typer) -> None:
         root: Annotated[Path, typer.Argument(help="Where to write MNIST/raw/ (e.g. data).")],
     ) -> None:
         """Write scikit-learn's real 8×8 digits as MNIST IDX files (an offline stand-in)."""
-        from disentangle.cli import out, user_errors
         from disentangle_data.digits import write_digits_as_mnist
 
         with user_errors():
