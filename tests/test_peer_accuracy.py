@@ -116,3 +116,10 @@ def test_it_computes_the_port_s_categories_and_scores_them(tmp_path: Path) -> No
         [*command, str(tmp_path / "model_final_MNIST")], capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout)["accuracy_hungarian"] <= 0.75
+
+
+def test_the_epoch_comes_from_the_state_or_the_port_s_file_name() -> None:
+    script = load_script()
+    assert script.epoch_of(Path("runs/model_final_MNIST"), {"epoch": 157}) == 157
+    assert script.epoch_of(Path("runs/model_epoch_40_MNIST"), {}) == 40
+    assert script.epoch_of(Path("runs/model_final_MNIST"), {}) is None

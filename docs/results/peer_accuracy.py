@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from disentangle_metrics.accuracy import confusion, hungarian_accuracy, majority
 from torchvision import datasets
 
 SLOPE, EPS, K = 0.1, 1e-5, 10
+#: the port's name for the checkpoint it saves every `save_epoch` epochs
+EPOCH_IN_NAME = re.compile(r"model_epoch_(\d+)_")
 Tensors = dict[str, torch.Tensor]
 
 
@@ -54,6 +57,15 @@ def logits(images: torch.Tensor, trunk: Tensors, q: Tensors) -> torch.Tensor:
     return F.conv2d(x, q["conv_disc.weight"], q["conv_disc.bias"]).flatten(1)
 
 
+def epoch_of(checkpoint: Path, state: dict[str, object]) -> int | None:
+    """The epoch a checkpoint was saved at: from its state where a patched port recorded it,
+    else from the port's file name (model_epoch_N_MNIST); None for its final one."""
+    if "epoch" in state:
+        return int(state["epoch"])  # type: ignore[call-overload]
+    found = EPOCH_IN_NAME.search(checkpoint.name)
+    return int(found.group(1)) if found else None
+
+
 @torch.no_grad()
 def score(checkpoint: Path, images: torch.Tensor, labels: np.ndarray) -> dict[str, object]:
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -62,7 +74,7 @@ def score(checkpoint: Path, images: torch.Tensor, labels: np.ndarray) -> dict[st
     counts = confusion(clusters, labels, K, K)
     return {
         "checkpoint": str(checkpoint),
-        "epoch": state.get("epoch"),
+        "epoch": epoch_of(checkpoint, state),
         "accuracy_hungarian": hungarian_accuracy(counts),
         "accuracy_majority": majority_accuracy(counts),
         "clusters_used": len(np.unique(clusters)),
