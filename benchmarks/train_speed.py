@@ -49,8 +49,9 @@ from disentangle.build import build_components
 from disentangle.plugins import host
 from disentangle.recipe import BackboneFields, Train, read_toml, validate_recipe
 from disentangle.run import Run
+from disentangle.training.device import resolve_device
 from disentangle.training.distributed import SINGLE
-from disentangle.training.loop import Trainer, resolve_device
+from disentangle.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"

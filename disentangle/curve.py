@@ -18,7 +18,7 @@ from disentangle.errors import DisentangleError
 from disentangle.evaluate import encoder, eval_context, generator_images, score
 from disentangle.literature import Published
 from disentangle.run import Run
-from disentangle.training.loop import resolve_device
+from disentangle.training.device import resolve_device
 
 CURVE = "curve.json"
 

@@ -25,7 +25,7 @@ from disentangle.plugins import host
 from disentangle.recipe import problems_of
 from disentangle.run import Run, Trained, load_run
 from disentangle.training.data import scale_images
-from disentangle.training.loop import resolve_device
+from disentangle.training.device import resolve_device
 
 
 def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:

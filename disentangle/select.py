@@ -24,7 +24,7 @@ from disentangle.errors import DisentangleError
 from disentangle.evaluate import encoder
 from disentangle.figures import as_uint8, latent_columns, render, sample_latents
 from disentangle.run import Run, Trained
-from disentangle.training.loop import resolve_device
+from disentangle.training.device import resolve_device
 
 #: InfoGAN-CR's groups: 500 of 100 images each
 GROUPS, GROUP_SIZE = 500, 100

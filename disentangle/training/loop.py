@@ -30,6 +30,7 @@ from disentangle.errors import (
     TrainingError,
     warn,
 )
+from disentangle.evaluate import evaluate
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
 from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
@@ -38,6 +39,7 @@ from disentangle.run import MANIFEST, Run
 from disentangle.training import distributed
 from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
+from disentangle.training.device import resolve_device
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
@@ -71,26 +73,6 @@ def json_line(record: dict[str, Any]) -> str:
     if bad:
         cleaned["nonfinite"] = bad
     return json.dumps(cleaned, allow_nan=False) + "\n"
-
-
-def resolve_device(
-    name: str, ranks: distributed.Ranks = distributed.SINGLE, where: str = "train.device"
-) -> torch.device:
-    """A device name (checked by the recipe or the CLI) as a device that exists here; under
-    torchrun each process takes the GPU of its local rank."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and ranks.world > 1:
-        name = f"cuda:{ranks.local_rank}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"{where} = {name!r} but CUDA is not available here")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise TrainingError(f"{where} = {name!r} but this machine has {count} GPU(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise TrainingError(f"{where} = {name!r} but MPS is not available here")
-    return device
 
 
 def train(
@@ -184,8 +166,6 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
     run = trainer.fit(progress)
     wanted = trainer.recipe.evaluate
     if trainer.ranks.main and wanted.metrics:
-        from disentangle.evaluate import evaluate
-
         if progress:
             fast = " (fast)" if wanted.fast else ""
             print(f"evaluating {', '.join(wanted.metrics)}{fast} …", file=sys.stderr)
