@@ -4,14 +4,16 @@ A method builds its networks from the recipe's components, owns their optimizers
 training iteration, names the numbers it logs, and exposes a decoder (latent → image, for
 samples and traversals) and an encoder (image → representation, for evaluation). The core
 keeps the loop: data batches, seeds, the progress bar, metrics.jsonl, non-finite checks,
-checkpoints and exact resume, gradient averaging over processes, figures and evaluation.
+checkpoints and exact resume, figures and evaluation; and it offers the optimizer step every
+method shares (`MethodSetup.updater`: device, precision, memory format, compile, gradient
+averaging over processes, the recipe's optimizer settings after a resume).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,13 +21,14 @@ from torch import nn
 
 from disentangle.build import Components
 from disentangle.errors import Problem
+from disentangle.training.update import Updater
 
 
 @dataclass
 class MethodSetup:
     """What the core hands a method's factory besides the method's own params."""
 
-    #: the validated recipe (its optim, train and estimator sections)
+    #: the validated recipe (its train section, the codes' own settings)
     recipe: Any
     #: the noise, codes, backbone and dataset built from it
     components: Components
@@ -33,9 +36,15 @@ class MethodSetup:
     #: the random source of training draws (latents), seeded per process and checkpointed by
     #: the core; global torch randomness is for initialisation only
     rng: torch.Generator
-    #: averages gradients over processes; call it just before each optimizer step (None in a
-    #: single process)
+    #: averages gradients over processes before an optimizer step (None in a single process);
+    #: the updater calls it
     sync: Callable[[torch.optim.Optimizer], None] | None = None
+    #: the optimizer step every method shares: place the networks, register the optimizers,
+    #: compute losses in `updater.precision()`, then `updater.update(loss, *optimizers)`
+    updater: Updater = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.updater = Updater.from_recipe(self.recipe.train, self.device, self.sync)
 
 
 class Iterations(nn.Module):
@@ -98,5 +107,5 @@ class Method(ABC):
         return {"the representation": self.encode(images)}
 
     def restored(self) -> None:  # noqa: B027 (optional hook)
-        """Called after a resume loaded the networks' and optimizers' states: apply the
-        recipe's optimizer settings again (a resume may change them), refresh derived state."""
+        """Called after a resume loaded the networks' and optimizers' states (and the updater
+        applied the recipe's optimizer settings again): refresh any state derived from them."""

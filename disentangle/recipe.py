@@ -71,7 +71,7 @@ class Train(Section):
     )
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = Field(False, description="NHWC memory layout for convolutions")
-    compile: bool = Field(False, description="torch.compile G, D's trunk and heads")
+    compile: bool = Field(False, description="torch.compile the method's networks")
     log_every: int = Field(50, ge=1, description="iterations between metrics.jsonl lines")
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")

@@ -328,7 +328,7 @@ def compare(case: str, bf16: bool, warmup: int = 0, device: torch.device = CPU) 
             net.load_state_dict(trained.networks[name].state_dict())
         for name, opt in method.optimizers.items():
             opt.load_state_dict(trained.optimizers[name].state_dict())
-        method.restored()
+        method.updater.restored()
     g, d = method.networks["generator"], method.networks["discriminator"]
     weights = torch.tensor(settings.lambdas, device=device)
     ref = Reference(copy.deepcopy(g), copy.deepcopy(d), weights, settings.mi_trains_trunk)

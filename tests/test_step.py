@@ -65,7 +65,7 @@ class Setup:
         self.models = InfoGAN(InfoGANParams(r1=r1, augment=list(policy)), setup)
         if tweak is not None:
             tweak(self.models)
-            self.models.restored()  # the bf16 weight copies follow the tweaked weights
+            self.models.updater.restored()  # the bf16 weight copies follow the tweaked weights
         self.step = self.models.step
         images = self.comps.dataset.load().images[:BATCH]
         low, high = self.comps.backbone.output_range
@@ -383,8 +383,8 @@ def test_bf16_weight_copies_compute_what_autocast_computes(
     autocast's cast in every region: the same losses and weights, bit for bit."""
     copies = Setup(lambdas, g_updates=g_updates, bf16=True)
     plain = Setup(lambdas, g_updates=g_updates, bf16=True)
-    plain.models.copies = {}  # autocast casts the fp32 weights in every region itself
-    assert len(copies.models.copies) == 2
+    plain.models.updater.copies = {}  # autocast casts the fp32 weights in every region itself
+    assert len(copies.models.updater.copies) == 2
     for _ in range(3):
         assert torch.equal(copies.step(copies.real), plain.step(plain.real))
     for part in ("generator", "discriminator"):  # Q's head is D's

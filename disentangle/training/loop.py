@@ -239,6 +239,7 @@ class Trainer:
             recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
         )
         self.method: Method = host.methods.build(recipe.method, setup)
+        self.updater = setup.updater
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
         problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
@@ -301,6 +302,7 @@ class Trainer:
                 opt.load_state_dict(state[part])
         except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
             raise CheckpointError(f"{source}: the state does not fit its recipe ({exc})") from None
+        self.updater.restored()
         m.restored()
         rng = state["rng"]
         if rng["sampler"].shape[0] != self.ranks.world:

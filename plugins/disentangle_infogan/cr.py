@@ -92,18 +92,17 @@ class InfoGANCR(InfoGAN):
         super().__init__(spec, setup)
         self.spec, self.backbone = spec, setup.components.backbone
         n_codes = len(self.comps.codes)
-        self.critic = PairCritic(self.backbone.pair_discriminator(n_codes)).to(self.device)
+        self.critic = PairCritic(self.backbone.pair_discriminator(n_codes))
+        self.updater.place(self.critic)
         self.critic.requires_grad_(False)  # trainable in its own step only
-        self.opt_cr = self.adam(self.critic.parameters(), spec.lr_cr)
+        # no bf16 weight copies: it is drawn afresh at `start`, and autocast casts its weights
+        self.opt_cr = self.adam([], spec.lr_cr, extra=list(self.critic.parameters()))
         self.iterations = Iterations().to(self.device)
         self.networks["cr_discriminator"] = self.critic
         self.networks["schedule"] = self.iterations
         self.optimizers["opt_cr"] = self.opt_cr
         self.scalars.append("loss_cr")
         self.weight = 0.0
-
-    def learning_rates(self) -> dict[torch.optim.Optimizer, float]:
-        return {**super().learning_rates(), self.opt_cr: self.spec.lr_cr}
 
     def record(self, means: list[float]) -> dict[str, Any]:
         return {**super().record(means[:-1]), "loss_cr": means[-1], "cr_weight": self.weight}
@@ -139,17 +138,15 @@ class InfoGANCR(InfoGAN):
         was_training = self.generator.training
         self.generator.train(active)  # theirs: batch norm in inference mode until CR starts
         try:
-            with self._precision(), torch.no_grad():
+            with self.updater.precision(), torch.no_grad():
                 first, second, labels = self._pairs(n)
                 images = self.generator(first), self.generator(second)
         finally:
             self.generator.train(was_training)
         self.critic.requires_grad_(True)
-        with self.autocast:
+        with self.updater.autocast:
             loss = F.cross_entropy(self.critic(*images).float(), labels)
-        self.opt_cr.zero_grad(set_to_none=True)
-        loss.backward()
-        self._step(self.opt_cr)
+        self.updater.update(loss, self.opt_cr)
         self.critic.requires_grad_(False)
         return loss.detach()
 

@@ -30,14 +30,12 @@ takes the D step's z and c instead of drawing its own.
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
 
-In bf16 (train.precision), the steps run under autocast with one bf16 copy of each conv and
-linear weight, refreshed after its optimizer's step (disentangle/training/precision.py).
+Placement, precision (bf16: autocast with one bf16 copy of each conv and linear weight of G
+and D), compile and the optimizer steps are the core's updater's (disentangle/training/update.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
 from typing import Any, Literal
 
 import torch
@@ -48,7 +46,6 @@ from torch import nn
 from disentangle import Params
 from disentangle.errors import Problem, RecipeError
 from disentangle.method import Method, MethodSetup
-from disentangle.training.precision import WeightCopies
 from disentangle_infogan.augment import Policy, augment
 
 #: G's input and, code by code, its part of it
@@ -107,20 +104,15 @@ class InfoGAN(Method):
             raise RecipeError(
                 f"recipe {recipe.name!r}", [Problem("method.r1", problem, repr(spec.r1))]
             )
-        self.comps, self.rng, self.device, self.sync = comps, setup.rng, device, setup.sync
-        self.optim = o
-        g = comps.backbone.generator(comps.latent_dim).to(device)
-        d = comps.backbone.discriminator(comps.q_dim).to(device)
+        self.comps, self.rng, self.device = comps, setup.rng, device
+        self.optim, self.updater = o, setup.updater
+        g = comps.backbone.generator(comps.latent_dim)
+        d = comps.backbone.discriminator(comps.q_dim)
         est = comps.estimator(recipe).to(device)
-        if t.channels_last:
-            g.to(memory_format=torch.channels_last)
-            d.to(memory_format=torch.channels_last)
-        if t.compile:
-            for module in (g, d.trunk, d.d_head, d.q_head):
-                module.compile()
+        self.updater.place(g, d.trunk, d.d_head, d.q_head)
         self.generator, self.discriminator, self.estimator = g, d, est
-        self.opt_d = self.adam([*d.parameters(), *est.parameters()], o.lr_d)
-        self.opt_g = self.adam(g.parameters(), o.lr_g)
+        self.opt_d = self.adam([d], o.lr_d, extra=list(est.parameters()))
+        self.opt_g = self.adam([g], o.lr_g)
         self.networks = {"generator": g, "discriminator": d, "estimator": est}
         self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
@@ -132,23 +124,12 @@ class InfoGAN(Method):
         self.any_free = bool(self.free.any())
         #: the weight of each code's L_I in Q's head's own loss: λ, or 1 for a code with λ = 0
         self.q_weights = torch.where(self.weights == 0, 1.0, self.weights)
-        bf16 = t.precision == "bf16"
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-        #: bf16 copies of G's and D's conv and linear weights, by the optimizer that owns them
-        self.copies = (
-            {
-                self.opt_d: WeightCopies(d, torch.bfloat16),
-                self.opt_g: WeightCopies(g, torch.bfloat16),
-            }
-            if bf16
-            else {}
-        )
 
-    def adam(self, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
-        """Adam with the recipe's betas, fused on CPU and CUDA."""
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        betas = (self.optim.beta1, self.optim.beta2)
-        return torch.optim.Adam(params, lr=lr, betas=betas, **fused)
+    def adam(
+        self, modules: list[nn.Module], lr: float, extra: list[nn.Parameter] | None = None
+    ) -> torch.optim.Adam:
+        """Adam over the modules' parameters with the recipe's betas, fused on CPU and CUDA."""
+        return self.updater.adam(modules, lr, (self.optim.beta1, self.optim.beta2), extra)
 
     def decoder(self) -> nn.Module:
         return self.generator
@@ -175,26 +156,6 @@ class InfoGAN(Method):
             "ceiling": dict(zip(names, self.estimator.ceilings(), strict=True)),
         }
 
-    def learning_rates(self) -> dict[torch.optim.Optimizer, float]:
-        """Each optimizer's learning rate from the recipe."""
-        return {self.opt_d: self.optim.lr_d, self.opt_g: self.optim.lr_g}
-
-    def restored(self) -> None:
-        o = self.optim
-        for opt, lr in self.learning_rates().items():
-            for group in opt.param_groups:
-                group["lr"], group["betas"] = lr, (o.beta1, o.beta2)
-        for copies in self.copies.values():
-            copies.refresh()
-
-    @contextmanager
-    def _precision(self) -> Iterator[None]:
-        """The region's arithmetic: autocast, with the bf16 weight copies in place (bf16)."""
-        with self.autocast, ExitStack() as stack:
-            for copies in self.copies.values():
-                stack.enter_context(copies.swapped())
-            yield
-
     def _latents(self, n: int) -> Latents:
         z = self.comps.noise.sample(n, self.rng, self.device)
         codes = [c.sample(n, self.rng, self.device) for c in self.comps.codes]
@@ -211,16 +172,6 @@ class InfoGAN(Method):
         if not codes:
             return features.new_zeros(0, dtype=torch.float32)
         return self.estimator(q_head(features), codes)
-
-    def _step(self, optimizer: torch.optim.Optimizer) -> None:
-        copies = self.copies.get(optimizer)
-        if copies is not None:
-            copies.move_gradients()
-        if self.sync is not None:
-            self.sync(optimizer)
-        optimizer.step()
-        if copies is not None:
-            copies.refresh()
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
@@ -242,7 +193,7 @@ class InfoGAN(Method):
         the latents it drew."""
         d, q_head = self.discriminator, self.discriminator.q_head
         latents, codes = self._latents(real.shape[0])
-        with self._precision():
+        with self.updater.precision():
             with torch.no_grad():
                 fake = self.generator(latents)
             if self.r1:
@@ -262,9 +213,7 @@ class InfoGAN(Method):
                 loss_d = adv_d - (self.q_weights * bounds).sum()
             if self.r1:
                 loss_d = loss_d + self.r1 / 2 * _gradient_penalty(real_logits, real)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self._step(self.opt_d)
+        self.updater.update(loss_d, self.opt_d)
         return adv_d, bounds, (latents, codes)
 
     def _g_regulariser(self, n: int) -> torch.Tensor | None:
@@ -277,7 +226,7 @@ class InfoGAN(Method):
         loss, detached."""
         d = self.discriminator
         latents, codes = drawn if drawn is not None else self._latents(n)
-        with self._precision():
+        with self.updater.precision():
             features = d.trunk(self._augment(self.generator(latents)))
             adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
             g_bounds = self._bounds(d.q_head, features, codes)
@@ -285,7 +234,5 @@ class InfoGAN(Method):
             extra = self._g_regulariser(n)
             if extra is not None:
                 loss_g = loss_g + extra
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self._step(self.opt_g)
+        self.updater.update(loss_g, self.opt_g)
         return adv_g.detach()

@@ -59,20 +59,23 @@ class BetaVAE(Method):
         return found
 
     def __init__(self, spec: BetaVAEParams, setup: MethodSetup) -> None:
-        comps, device = setup.components, setup.device
-        self.spec, self.rng, self.sync = spec, setup.rng, setup.sync
+        comps = setup.components
+        self.spec, self.rng, self.updater = spec, setup.rng, setup.updater
         self.latent_dim, self.noise_dim = comps.latent_dim, comps.noise.dim
-        self.g = comps.backbone.generator(comps.latent_dim).to(device)
+        self.g = comps.backbone.generator(comps.latent_dim)
         d = comps.backbone.discriminator(2 * comps.latent_dim)
-        self.e = nn.Sequential(d.trunk, d.q_head).to(device)
+        self.e = nn.Sequential(d.trunk, d.q_head)
         #: the decoder's logits: G without its output sigmoid
         self.logits = self.g[:-1] if isinstance(self.g[-1], nn.Sigmoid) else None
-        self.opt = torch.optim.Adam(
+        # the training path: the logits when the decoder ends in a sigmoid (the same weights)
+        self.updater.place(self.e, self.g if self.logits is None else self.logits)
+        adam = torch.optim.Adam(
             [*self.e.parameters(), *self.g.parameters()],
             lr=spec.lr,
             betas=(spec.beta1, spec.beta2),
             eps=spec.eps,
         )
+        self.opt = self.updater.optimizer(adam, self.e, self.g)
         self.networks = {"encoder": self.e, "decoder": self.g}
         self.optimizers = {"opt": self.opt}
         self.scalars = ["loss", "reconstruction", "kl", "elbo"]
@@ -119,22 +122,9 @@ class BetaVAE(Method):
         kl = (0.5 * (mean.square() + log_var.exp() - log_var - 1).sum(dim=1)).mean()
         return mean, log_var, z, reconstruction, kl
 
-    def update(self, loss: torch.Tensor, *optimizers: torch.optim.Optimizer) -> None:
-        """Back-propagate `loss` and step `optimizers` (gradients averaged over processes)."""
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for optimizer in optimizers:
-            if self.sync is not None:
-                self.sync(optimizer)
-            optimizer.step()
-
     def step(self, real: torch.Tensor) -> torch.Tensor:
-        mean, log_var, z, reconstruction, kl = self.elbo_terms(real)
-        loss = reconstruction + self.regulariser(kl, mean, log_var, z)
-        self.update(loss, self.opt)
+        with self.updater.precision():
+            mean, log_var, z, reconstruction, kl = self.elbo_terms(real)
+            loss = reconstruction + self.regulariser(kl, mean, log_var, z)
+        self.updater.update(loss, self.opt)
         return torch.stack([loss, reconstruction, kl, reconstruction + kl]).detach()
-
-    def restored(self) -> None:
-        for group in self.opt.param_groups:
-            group["lr"], group["betas"] = self.spec.lr, (self.spec.beta1, self.spec.beta2)

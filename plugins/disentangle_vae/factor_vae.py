@@ -58,32 +58,30 @@ class FactorVAE(BetaVAE):
 
     def __init__(self, spec: FactorVAEParams, setup: MethodSetup) -> None:
         super().__init__(spec, setup)
-        self.critic = tc_discriminator(self.latent_dim).to(setup.device)
-        self.opt_tc = torch.optim.Adam(
+        self.critic = tc_discriminator(self.latent_dim)
+        self.updater.place(self.critic)
+        adam = torch.optim.Adam(
             self.critic.parameters(), lr=spec.lr_tc, betas=(spec.beta1_tc, spec.beta2_tc)
         )
+        self.opt_tc = self.updater.optimizer(adam, self.critic)
         self.networks["tc_discriminator"] = self.critic
         self.optimizers["opt_tc"] = self.opt_tc
         self.scalars += ["tc", "loss_tc"]
 
-    def restored(self) -> None:
-        super().restored()
-        for group in self.opt_tc.param_groups:
-            group["lr"], group["betas"] = self.spec.lr_tc, (self.spec.beta1_tc, self.spec.beta2_tc)
-
     def step(self, real: torch.Tensor) -> torch.Tensor:
-        _, _, z, reconstruction, kl = self.elbo_terms(real)
-        shuffled = shuffle_codes(z.detach(), self.rng)
-        self.critic.requires_grad_(False)
-        logits = self.critic(z)
-        self.critic.requires_grad_(True)
-        tc = (logits[:, 0] - logits[:, 1]).mean()
-        loss = reconstruction + kl + self.spec.gamma * tc
-        # the discriminator's loss on the same samples (theirs: one graph, two optimizers)
-        p_joint = F.softmax(self.critic(z.detach()), dim=1)[:, 0].clamp(1e-6, 1 - 1e-6)
-        p_product = F.softmax(self.critic(shuffled), dim=1)[:, 1].clamp(1e-6, 1 - 1e-6)
-        loss_tc = -(0.5 * p_joint.log().mean() + 0.5 * p_product.log().mean())
+        with self.updater.precision():
+            _, _, z, reconstruction, kl = self.elbo_terms(real)
+            shuffled = shuffle_codes(z.detach(), self.rng)
+            self.critic.requires_grad_(False)
+            logits = self.critic(z).float()
+            self.critic.requires_grad_(True)
+            tc = (logits[:, 0] - logits[:, 1]).mean()
+            loss = reconstruction + kl + self.spec.gamma * tc
+            # the discriminator's loss on the same samples (theirs: one graph, two optimizers)
+            p_joint = F.softmax(self.critic(z.detach()), dim=1)[:, 0].clamp(1e-6, 1 - 1e-6)
+            p_product = F.softmax(self.critic(shuffled), dim=1)[:, 1].clamp(1e-6, 1 - 1e-6)
+            loss_tc = -(0.5 * p_joint.log().mean() + 0.5 * p_product.log().mean())
         # disjoint parameters: each optimizer's parameters get only their own loss's gradient
-        self.update(loss + loss_tc, self.opt, self.opt_tc)
+        self.updater.update(loss + loss_tc, self.opt, self.opt_tc)
         numbers = [loss, reconstruction, kl, reconstruction + kl, tc, loss_tc]
         return torch.stack(numbers).detach()

@@ -100,33 +100,29 @@ class Autoencoder(Method):
     vector encodes, G decodes, and one Adam optimizer minimises the pixels' squared error."""
 
     def __init__(self, spec: AutoencoderParams, setup: MethodSetup) -> None:
-        comps, device = setup.components, setup.device
+        comps, self.updater = setup.components, setup.updater
         self.codes_start = comps.noise.dim  # the codes follow the noise in the latent vector
-        self.g = comps.backbone.generator(comps.latent_dim).to(device)
-        self.e = comps.backbone.discriminator(comps.latent_dim).to(device)
-        self.opt = torch.optim.Adam([*self.g.parameters(), *self.e.parameters()], lr=spec.lr)
-        self.sync = setup.sync
+        self.g = comps.backbone.generator(comps.latent_dim)
+        d = comps.backbone.discriminator(comps.latent_dim)
+        self.e = nn.Sequential(d.trunk, d.q_head)  # D's trunk, a head as wide as the latents
+        self.updater.place(self.g, self.e)
+        adam = torch.optim.Adam([*self.g.parameters(), *self.e.parameters()], lr=spec.lr)
+        self.opt = self.updater.optimizer(adam, self.g, self.e)
         self.networks = {"decoder": self.g, "encoder": self.e}
         self.optimizers = {"opt": self.opt}
         self.scalars = ["loss_reconstruction"]
 
-    def _latents(self, images: torch.Tensor) -> torch.Tensor:
-        return self.e.q_head(self.e.trunk(images))
-
     def step(self, real: torch.Tensor) -> torch.Tensor:
-        loss = F.mse_loss(self.g(self._latents(real)), real)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.sync is not None:
-            self.sync(self.opt)
-        self.opt.step()
+        with self.updater.precision():
+            loss = F.mse_loss(self.g(self.e(real)).float(), real)
+        self.updater.update(loss, self.opt)
         return loss.detach().reshape(1)
 
     def decoder(self) -> nn.Module:
         return self.g
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        return self._latents(images)[:, self.codes_start :].float()
+        return self.e(images)[:, self.codes_start :].float()
 
 
 @hookimpl
