@@ -93,7 +93,7 @@ def vae(method: str, **params: Any) -> dict[str, Any]:
 RUNS: dict[str, dict[str, Any]] = {
     "infogan": infogan(lambda d: None),
     "infogan_bf16": infogan(lambda d: d["train"].update(precision="bf16")),
-    "infogan_two_g_steps": infogan(lambda d: d["train"].update(g_updates=2)),
+    "infogan_two_g_steps": infogan(lambda d: d.update(method={"type": "infogan", "g_updates": 2})),
     "infogan_spectral_norm": infogan(lambda d: d["backbone"].update(spectral_norm=True)),
     "infogan_r1": infogan(lambda d: d.update(method={"type": "infogan", "r1": 1.0})),
     "infogan_diffaugment": infogan(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from disentangle.components import Backbone, Dataset, ImageData, LatentCode, MIEstimator
-from disentangle.errors import DisentangleError, Problem, RecipeError
+from disentangle.components import Backbone, Dataset, LatentCode
+from disentangle.errors import DisentangleError, Problem
 from disentangle.plugins import host
 
 
@@ -19,7 +19,6 @@ class Components:
     noise: LatentCode
     codes: list[LatentCode]
     code_names: list[str]
-    weights: list[float]
     backbone: Backbone
     dataset: Dataset
     #: the range images are scaled to: the recipe's, else the backbone's output range
@@ -32,9 +31,6 @@ class Components:
     @property
     def q_dim(self) -> int:
         return sum(c.q_dim for c in self.codes)
-
-    def estimator(self, recipe: Any) -> MIEstimator:
-        return host.estimators.build(recipe.estimator, self.codes)
 
 
 def code_label(spec: Any, index: int) -> str:
@@ -61,7 +57,6 @@ def _build_all(recipe: Any) -> tuple[Components | None, list[Problem]]:
         noise=noise,
         codes=codes,
         code_names=[code_label(c, i) for i, c in enumerate(recipe.codes)],
-        weights=[c.lambda_ for c in recipe.codes],
         backbone=backbone,
         dataset=dataset,
         value_range=tuple(recipe.dataset.value_range or backbone.output_range),
@@ -96,13 +91,6 @@ def check_compatible(recipe: Any) -> list[Problem]:
                     "0",
                 )
             )
-        elif code.q_dim == 0:
-            problems.append(
-                Problem(
-                    f"codes[{i}].type",
-                    f"{recipe.codes[i].type!r} cannot be inferred by Q (use it as noise instead)",
-                )
-            )
     bb, ds = comps.backbone, comps.dataset
     value_range = comps.value_range
     if tuple(bb.image_shape) != tuple(ds.image_shape):
@@ -124,7 +112,7 @@ def check_compatible(recipe: Any) -> list[Problem]:
         )
     check = getattr(host.methods.get(recipe.method.type).factory, "problems", None)
     if check is not None:
-        problems += check(recipe.method, comps)
+        problems += check(recipe, comps)
     want = recipe.backbone.latent_dim
     if want is not None and want != comps.latent_dim:
         problems.append(
@@ -147,17 +135,3 @@ def build_components(recipe: Any) -> Components:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
-
-
-def prepare_dataset(name: str, root: str | None, overrides: list[str]) -> ImageData:
-    """Validate a dataset's params (`root` plus `key=value` strings) and load it once."""
-    from disentangle.recipe import DatasetFields, apply_overrides, problems_of
-
-    data: dict[str, Any] = {"type": name} if root is None else {"type": name, "root": root}
-    apply_overrides(data, overrides)
-    model = host.datasets.get(name).spec_model(DatasetFields)
-    try:
-        spec = model.model_validate(data)
-    except ValidationError as err:
-        raise RecipeError(f"dataset {name!r}", problems_of(err, data)) from None
-    return host.datasets.build(spec).load()

@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from disentangle.errors import CheckpointError
+from disentangle.moved import upgrade_stored
 
 FORMAT = 1
 _TENSOR, _INT_KEYS = "__tensor__", "__int_keys__"
@@ -181,4 +182,5 @@ def load_checkpoint(sidecar: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise CheckpointError(f"{weights}: tensor {exc} is missing") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{sidecar}: a damaged state skeleton ({exc})") from None
+    doc["recipe"] = upgrade_stored(doc.get("recipe"))  # written before keys moved into [method]
     return state, doc

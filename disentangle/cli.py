@@ -59,7 +59,7 @@ Span = Annotated[
 ]
 Sets = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a recipe value, e.g. --set optim.lr_g=5e-4 (repeatable)."),
+    typer.Option("--set", help="Override a recipe value, e.g. --set method.lr_g=5e-4 (repeatable)."),
 ]
 Metrics = Annotated[
     list[str] | None,
@@ -102,7 +102,7 @@ def run(
     grid: Annotated[
         list[str] | None,
         typer.Option(
-            help="Sweep a key over values, e.g. optim.lr_g=1e-3,5e-4 (repeatable: the product)."
+            help="Sweep a key over values, e.g. method.lr_g=1e-3,5e-4 (repeatable: the product)."
         ),
     ] = None,
     launcher: Annotated[

@@ -14,13 +14,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from disentangle.build import Components
 from disentangle.errors import Problem
+from disentangle.registry import Params
 from disentangle.training.update import Updater
 
 
@@ -72,12 +73,16 @@ class Method(ABC):
     optimizers: dict[str, torch.optim.Optimizer]
     #: the names of the numbers `step` returns, in order
     scalars: list[str]
+    #: settings the method reads beside each code in the recipe (`[[codes]]` tables), e.g.
+    #: InfoGAN's `lambda`; None: a code table holds its distribution's params and name only
+    code_params: ClassVar[type[Params] | None] = None
 
     @classmethod
-    def problems(cls, spec: Any, components: Components) -> list[Problem]:
-        """What makes the recipe's components unusable by this method (e.g. too few codes, a
-        backbone without a network it needs), each at its recipe key path; checked by
-        `disentangle validate` before anything is built. Default: none."""
+    def problems(cls, recipe: Any, components: Components) -> list[Problem]:
+        """What makes the validated recipe unusable by this method (too few codes, a backbone
+        without a network it needs, a train option it cannot honour), each at its recipe key
+        path; `disentangle validate` and `run` both refuse them before anything is built.
+        The method's own params are `recipe.method`. Default: none."""
         return []
 
     @abstractmethod

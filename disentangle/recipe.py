@@ -23,9 +23,11 @@ from pydantic import (
 )
 
 from disentangle.bounds import MAX_SEED, NAME_RULE, SAFE_NAME, Device, SafeName, at_most
+from disentangle.build import check_compatible
 from disentangle.errors import Problem, RecipeError
+from disentangle.moved import DEFAULT_METHOD, code_params, method_entry, moved_problems
 from disentangle.plugins import host, selection_note
-from disentangle.registry import Registry, UnknownNameError
+from disentangle.registry import Choice, Registry, UnknownNameError
 
 
 class Section(BaseModel):
@@ -33,12 +35,12 @@ class Section(BaseModel):
 
 
 class CodeFields(Section):
-    """Fields every inferred latent code has, whatever its distribution."""
+    """Fields every latent code has, whatever its distribution and the method (a method may
+    declare more: `Method.code_params`)."""
 
     name: Annotated[str | None, SafeName] = Field(
         None, description="label used in logs and file names (unique among the codes)"
     )
-    lambda_: float = Field(1.0, alias="lambda", ge=0, description="weight of this code's L_I")
 
 
 class BackboneFields(Section):
@@ -51,13 +53,6 @@ class DatasetFields(Section):
     value_range: tuple[float, float] | None = Field(
         None, description="range images are scaled to; default: the backbone's output range"
     )
-
-
-class Optim(Section):
-    lr_d: float = Field(2e-4, gt=0, description="Adam lr of D, its trunk and Q's head")
-    lr_g: float = Field(1e-3, gt=0, description="Adam lr of G")
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
 
 
 class Train(Section):
@@ -76,9 +71,6 @@ class Train(Section):
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")
     sample_every: int = Field(1000, ge=1, description="iterations between sample grids")
-    g_updates: int = Field(
-        1, ge=1, description="G steps per D step, each on fresh z and c (InfoGAN-CR's dSprites: 2)"
-    )
     tensorboard: bool = Field(
         True,
         description="also write TensorBoard event files to RUN/tensorboard/ (when the "
@@ -146,8 +138,55 @@ def _union(registry: Registry[Any], base: type[BaseModel] | None) -> Any:
     return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
 
 
-def recipe_model() -> type[BaseModel]:
-    """The Recipe model for the plugins loaded now."""
+def choices(params: type[BaseModel]) -> dict[str, Choice]:
+    """The params' fields whose value is a component of another registry, by field name."""
+    return {
+        name: marker
+        for name, field in params.model_fields.items()
+        for marker in field.metadata
+        if isinstance(marker, Choice)
+    }
+
+
+def _method_union() -> Any:
+    """The methods' params, each choice field validated by its registry's params."""
+    models = []
+    for entry in host.methods.entries():
+        fields = {
+            name: (
+                _union(host.registries[choice.registry], None),
+                Field(
+                    entry.params.model_fields[name].default,
+                    validate_default=True,
+                    description=entry.params.model_fields[name].description,
+                ),
+            )
+            for name, choice in choices(entry.params).items()
+        }
+        models.append(entry.spec_model(None, fields))
+    if not models:
+        return _nothing_registered(host.methods.kind)
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+def _code_base(method: str | None) -> type[BaseModel]:
+    """The fields of each code table: the core's, and those the method declares
+    (`Method.code_params`; every method's when `method` is None, for the schema; none for a
+    method not registered, which the recipe's validation reports)."""
+    if method is None:
+        entries = host.methods.entries()
+    else:
+        entries = [host.methods.get(method)] if method in host.methods else []
+    declared = [m for e in entries if (m := code_params(e)) is not None]
+    if not declared:
+        return CodeFields
+    return create_model("CodeFields", __base__=(CodeFields, *dict.fromkeys(declared)))
+
+
+def recipe_model(method: str | None = DEFAULT_METHOD) -> type[BaseModel]:
+    """The Recipe model for the plugins loaded now, its code tables as `method` has them."""
     fields: dict[str, Any] = {
         "name": (
             Annotated[str, SafeName],
@@ -155,18 +194,13 @@ def recipe_model() -> type[BaseModel]:
         ),
         "description": (str, ""),
         "method": (
-            _union(host.methods, None),
-            Field({"type": "infogan"}, validate_default=True),
+            _method_union(),
+            Field({"type": DEFAULT_METHOD}, validate_default=True),
         ),
         "noise": (_union(host.codes, None), ...),
-        "codes": (list[_union(host.codes, CodeFields)], []),  # type: ignore[misc]
+        "codes": (list[_union(host.codes, _code_base(method))], []),  # type: ignore[misc]
         "backbone": (_union(host.backbones, BackboneFields), ...),
         "dataset": (_union(host.datasets, DatasetFields), ...),
-        "estimator": (
-            _union(host.estimators, None),
-            Field({"type": "variational"}, validate_default=True),
-        ),
-        "optim": (Optim, Optim()),
         "train": (Train, Train()),
         "images": (Images, Images()),
         "evaluate": (Evaluate, Evaluate()),
@@ -181,8 +215,18 @@ _REGISTRY_OF = {
     "codes": "codes",
     "backbone": "backbones",
     "dataset": "datasets",
-    "estimator": "estimators",
 }
+
+
+def _registry_at(where: str) -> Registry[Any]:
+    """The registry whose names the table at a key path takes (`method.estimator` too)."""
+    parts = re.sub(r"\[\d+\]", "", where).removesuffix(".type").split(".")
+    if parts[0] == "method" and len(parts) > 1:
+        for entry in host.methods.entries():
+            choice = choices(entry.params).get(parts[1])
+            if choice is not None:
+                return host.registries[choice.registry]
+    return host.registries[_REGISTRY_OF[parts[0]]]
 
 
 def key_path(loc: tuple[int | str, ...], data: Any) -> str:
@@ -213,12 +257,12 @@ def problems_of(err: ValidationError, data: Any) -> list[Problem]:
         tagged = e["type"] == "union_tag_invalid"
         if tagged or (e["type"] == "literal_error" and e["loc"][-1] == "type"):
             tag = e["ctx"]["tag"] if tagged else e["input"]
-            registry = host.registries[_REGISTRY_OF[str(e["loc"][0])]]
+            registry = _registry_at(where)
             message = str(UnknownNameError(registry.kind, str(tag), registry.names()))
             problems.append(Problem(where if where.endswith(".type") else f"{where}.type", message))
             continue
         if e["type"] == "union_tag_not_found":
-            names = ", ".join(host.registries[_REGISTRY_OF[str(e["loc"][0])]].names())
+            names = ", ".join(_registry_at(where).names())
             problems.append(Problem(f"{where}.type", f"missing; one of: {names}"))
             continue
         value = None if e["type"] == "missing" else repr(e["input"])
@@ -238,7 +282,7 @@ def parse_key(text: str, source: str) -> list[int | str]:
     if not _KEY.fullmatch(text):
         problem = (
             "not a key path: expected keys and whole-number indices, "
-            "e.g. optim.lr_g, codes[1].k or codes.1.k"
+            "e.g. train.seed, codes[1].k or codes.1.k"
         )
         raise RecipeError(source, [Problem(text, problem)])
     return [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", text)]
@@ -288,10 +332,10 @@ def _kind(node: Any) -> str:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """`optim.lr_g=5e-4` -> ('optim.lr_g', 0.0005); the value is read as TOML, else a string."""
+    """`train.seed=3` -> ("train.seed", 3); the value is read as TOML, else a string."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise RecipeError("--set", [Problem(text, "expected KEY=VALUE, e.g. optim.lr_g=5e-4")])
+        raise RecipeError("--set", [Problem(text, "expected KEY=VALUE, e.g. train.seed=3")])
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -302,7 +346,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 def recipe_schema() -> dict[str, Any]:
     """The JSON Schema of recipe files for the plugins loaded now: every component's params
     with their descriptions, defaults and bounds, tagged unions by `type`, and `[variants]`."""
-    schema = recipe_model().model_json_schema(by_alias=True)
+    schema = recipe_model(None).model_json_schema(by_alias=True)
     schema["properties"]["variants"] = {
         "description": "named variants: [variants.NAME] tables of key paths and values",
         "type": "object",
@@ -351,14 +395,18 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def validate_recipe(data: Any, source: str = "recipe") -> BaseModel:
-    """Validate recipe data; every problem is collected into one RecipeError."""
+    """Validate recipe data; every problem is collected into one RecipeError: the model's,
+    keys that moved into [method], what the components cannot do together and what the method
+    refuses (`Method.problems`)."""
+    rest, problems = moved_problems(data)
+    if isinstance(rest, dict) and isinstance(rest.get("method"), dict):
+        rest["method"] = {"type": DEFAULT_METHOD, **rest["method"]}  # a table without a type
+    entry = method_entry(rest)
     try:
-        recipe = recipe_model().model_validate(data)
+        recipe = recipe_model("" if entry is None else entry.name).model_validate(rest)
     except ValidationError as err:
-        raise RecipeError(source, problems_of(err, data)) from None
-    from disentangle.build import check_compatible
-
-    problems = check_compatible(recipe)
+        raise RecipeError(source, problems + problems_of(err, rest)) from None
+    problems += check_compatible(recipe)
     if problems:
         raise RecipeError(source, problems)
     return recipe
@@ -381,7 +429,7 @@ def split_variants(data: dict[str, Any], source: str) -> dict[str, dict[str, Any
         if not SAFE_NAME.fullmatch(name):
             problems.append(Problem(f"variants.{name}", f"a variant's name {NAME_RULE}"))
         elif not isinstance(table, dict):
-            problem = 'must be a table of key paths and values, e.g. "optim.lr_d" = 4e-4'
+            problem = 'must be a table of key paths and values, e.g. "train.seed" = 3'
             problems.append(Problem(f"variants.{name}", problem, repr(table)))
     if problems:
         raise RecipeError(source, problems)
@@ -399,7 +447,7 @@ def load_recipe(
     """Read a TOML recipe, apply a named variant and `key=value` overrides, and validate it.
 
     A variant is a `[variants.NAME]` table of dotted key paths and values (e.g.
-    `"optim.lr_d" = 4e-4`); its run is named `NAME-VARIANT` unless the variant sets `name`.
+    `"train.seed" = 3`); its run is named `NAME-VARIANT` unless the variant sets `name`.
     """
     path = Path(path)
     data = read_toml(path)

@@ -21,6 +21,15 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Marks a params field whose value is a component of another registry, chosen by its
+    `type`, e.g. InfoGAN's `estimator: Annotated[dict[str, Any], Choice("estimators")]`: in a
+    recipe the field is validated by that component's params (key paths, defaults, names)."""
+
+    registry: str
+
+
 class UnknownNameError(DisentangleError, KeyError):
     """A name that no plugin registered."""
 
@@ -47,13 +56,17 @@ class Entry(Generic[T]):
     #: the plugin (entry-point name) that registered it: what DISENTANGLE_PLUGINS takes
     plugin: str = ""
 
-    def spec_model(self, base: type[BaseModel] | None = None) -> type[BaseModel]:
-        """The params model with a `type: Literal[name]` tag (and `base`'s fields) added."""
+    def spec_model(
+        self, base: type[BaseModel] | None = None, fields: dict[str, Any] | None = None
+    ) -> type[BaseModel]:
+        """The params model with a `type: Literal[name]` tag (and `base`'s fields, and
+        `fields` in place of the params' own of the same names) added."""
         bases = (self.params,) if base is None else (self.params, base)
         return create_model(
             f"{self.params.__name__}[{self.name}]",
             __base__=bases,
             type=(Literal[self.name], Field(description="the registered name")),
+            **(fields or {}),
         )
 
 

@@ -15,6 +15,7 @@ from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta,
 from disentangle.errors import CheckpointError, RunDirError, warn
 from disentangle.figures import render, sample_latents, traversal_latents
 from disentangle.method import Method, MethodSetup
+from disentangle.moved import upgrade_stored
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 
@@ -155,7 +156,8 @@ class Run:
         return found[-1]
 
     def recipe_data(self) -> dict[str, Any]:
-        """recipe.json as data (not yet validated)."""
+        """recipe.json as data (not yet validated; keys it holds from before they moved into
+        [method] are where the method now reads them)."""
         if not self.exists():
             raise RunDirError(f"{self.path}: not a run folder (no {MANIFEST} or recipe.json)")
         try:
@@ -166,7 +168,7 @@ class Run:
             raise RunDirError(f"{self.recipe_path}: not a JSON recipe ({exc})") from None
         if not isinstance(data, dict):
             raise RunDirError(f"{self.recipe_path}: not a JSON recipe (a {type(data).__name__})")
-        return data
+        return upgrade_stored(data)  # a run written before keys moved into [method]
 
     def recipe(self) -> BaseModel:
         return validate_recipe(self.recipe_data(), str(self.recipe_path))

@@ -35,13 +35,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_grid(texts: list[str]) -> list[tuple[str, list[str]]]:
-    """`optim.lr_g=1e-3,5e-4` -> ('optim.lr_g', ['1e-3', '5e-4']), one per --grid."""
+    """`method.lr_g=1e-3,5e-4` -> ('method.lr_g', ['1e-3', '5e-4']), one per --grid."""
     axes = []
     for text in texts:
         key, sep, values = text.partition("=")
         items = [v.strip() for v in values.split(",")]
         if not sep or not all(items):
-            example = "e.g. optim.lr_g=1e-3,5e-4"
+            example = "e.g. method.lr_g=1e-3,5e-4"
             raise DisentangleError(f"--grid {text!r}: expected KEY=V1,V2, {example}")
         parse_key(key.strip(), "--grid")
         if len(set(items)) != len(items):

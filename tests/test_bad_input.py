@@ -344,8 +344,8 @@ VALUE_CASES = [
     value_case("code-name-hidden", ("codes.0.name", ".hidden"), needles=("codes[0].name",)),
     value_case("run-name-parent", ("name", "../out"), needles=("name",)),
     value_case("run-name-slash", ("name", "a/b"), needles=("name",)),
-    value_case("lr-g-nan", ("optim", {"lr_g": math.nan}), needles=("optim.lr_g",)),
-    value_case("lr-d-inf", ("optim", {"lr_d": math.inf}), needles=("optim.lr_d",)),
+    value_case("lr-g-nan", ("method", {"lr_g": math.nan}), needles=("method.lr_g",)),
+    value_case("lr-d-inf", ("method", {"lr_d": math.inf}), needles=("method.lr_d",)),
     value_case("lambda-inf", ("codes.1.lambda", math.inf), needles=("codes[1].lambda",)),
     value_case("lambda-negative", ("codes.1.lambda", -1.0), needles=("codes[1].lambda",)),
     value_case("batch-size-word", ("train.batch_size", "eight"), needles=("train.batch_size",)),
@@ -447,7 +447,7 @@ OVERRIDE_CASES = [
     *override_cases("index-first", "[0]=1", ("[0]=1", "[0]")),
     *override_cases("negative-index", "codes[-1].k=3", "codes[-1]"),
     *override_cases("word-index", "codes[x].k=1", "codes[x]"),
-    *override_cases("zero-lr", "optim.lr_g=0", "optim.lr_g"),
+    *override_cases("zero-lr", "method.lr_g=0", "method.lr_g"),
     *override_cases("batch-size-word", "train.batch_size=abc", "train.batch_size"),
     *override_cases("unknown-key", "train.bogus=1", "train.bogus"),
 ]
@@ -462,7 +462,7 @@ def test_overrides(c: Case, tmp_path: Path) -> None:
 # Variants
 # --------------------------------------------------------------------------------------------
 
-GOOD_VARIANT = TINY_TOML + '\n[variants.fast]\n"optim.lr_g" = 5e-3\n'
+GOOD_VARIANT = TINY_TOML + '\n[variants.fast]\n"method.lr_g" = 5e-3\n'
 VARIANT_NOT_TABLE = TINY_TOML + "\n[variants]\nv = 3\n"
 
 
@@ -830,7 +830,7 @@ def lr_applied(ctx: Ctx, output: str) -> None:
     state, meta = load_checkpoint(newest)
     groups = state["opt_d"]["param_groups"]
     assert groups and all(g["lr"] == 0.001 for g in groups), [g["lr"] for g in groups]
-    assert meta["recipe"]["optim"]["lr_d"] == 0.001
+    assert meta["recipe"]["method"]["lr_d"] == 0.001
 
 
 def resume_refused(id_: str, override: str, *needles: Needle) -> Any:
@@ -895,10 +895,10 @@ RUN_FOLDER_CASES = [
     shape_change("resume-change-noise-dim", "noise.dim=7", "noise.dim"),
     shape_change("resume-change-code-dim", "codes[1].dim=2", "codes[1].dim"),
     resume_refused("resume-change-seed", "train.seed=5", "train.seed"),
-    resume_refused("resume-bad-override", "optim.lr_g=0", "optim.lr_g"),
+    resume_refused("resume-bad-override", "method.lr_g=0", "method.lr_g"),
     case(
         "resume-lr-override-applies",
-        (*RESUME, "--set", "train.iterations=8", "--set", "optim.lr_d=0.001"),
+        (*RESUME, "--set", "train.iterations=8", "--set", "method.lr_d=0.001"),
         code=0,
         check=lr_applied,
     ),

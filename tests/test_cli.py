@@ -82,9 +82,9 @@ def test_validate_reports_every_problem_of_every_file(tmp_path: Path, tiny_toml:
 
 def test_set_overrides_are_validated(tiny_toml: Path, tmp_path: Path) -> None:
     code, output = invoke(
-        "run", str(tiny_toml), "--set", "optim.lr_g=0", "--out", str(tmp_path / "r")
+        "run", str(tiny_toml), "--set", "method.lr_g=0", "--out", str(tmp_path / "r")
     )
-    assert_clean_failure(code, output, "optim.lr_g", "greater than 0")
+    assert_clean_failure(code, output, "method.lr_g", "greater than 0")
     assert not (tmp_path / "r").exists()
 
 
@@ -114,7 +114,7 @@ def test_resume_continues_and_extends(trained: Path) -> None:
 
 def test_resume_with_a_different_recipe_is_refused(trained: Path, tiny_toml: Path) -> None:
     code, output = invoke(
-        "run", str(tiny_toml), "--set", "optim.lr_g=0.01", "--resume", str(trained)
+        "run", str(tiny_toml), "--set", "method.lr_g=0.01", "--resume", str(trained)
     )
     assert_clean_failure(code, output, "differs")
 
@@ -206,7 +206,7 @@ def test_figures_writes_samples_traversals_and_gifs(trained: Path) -> None:
 def test_variants_are_validated_and_selectable(tiny_toml: Path, tmp_path: Path) -> None:
     tiny_toml.write_text(
         tiny_toml.read_text()
-        + '\n[variants.fast]\n"optim.lr_g" = 5e-3\n'
+        + '\n[variants.fast]\n"method.lr_g" = 5e-3\n'
         + '\n[variants.broken]\n"codes[0].k" = 1\n'
     )
     code, output = invoke("validate", str(tiny_toml))
@@ -237,7 +237,7 @@ def test_data_prepare_loads_a_dataset_and_reports_bad_params(tmp_path: Path) -> 
 def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) -> None:
     from sklearn.datasets import load_digits
 
-    from disentangle.build import prepare_dataset
+    from disentangle.prepare import prepare_dataset
 
     code, output = invoke("data", "digits", str(tmp_path))
     assert code == 0, output

@@ -87,7 +87,7 @@ def test_nwj_needs_the_prior_density_of_each_code() -> None:
 def test_each_estimator_trains_infogan(
     name: str, tiny_recipe: dict[str, Any], tmp_path: Path
 ) -> None:
-    tiny_recipe["estimator"] = {"type": name}
+    tiny_recipe["method"] = {"type": "infogan", "estimator": {"type": name}}
     run = train(validate_recipe(tiny_recipe), tmp_path / "run")
     last = run.metrics()[-1]
     assert all(map(math.isfinite, [last["loss_d"], last["loss_g"], *last["mi"].values()]))

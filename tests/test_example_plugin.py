@@ -116,7 +116,9 @@ def test_the_example_method_trains_resumes_and_evaluates(
     """A third-party method on the core's loop: its own networks, optimizer and logged loss go
     through metrics.jsonl and the checkpoints; a resume continues it; eval scores its encoder."""
     recipe = tmp_path / "autoencoder.toml"
-    recipe.write_text(RECIPE + '[method]\ntype = "autoencoder"\nlr = 3e-3\n')
+    # the autoencoder weighs no code: no `lambda` beside it (InfoGAN's)
+    autoencoder = RECIPE.replace("lambda = 1.0\n", "")
+    recipe.write_text(autoencoder + '[method]\ntype = "autoencoder"\nlr = 3e-3\n')
     out = tmp_path / "run"
     result = disentangle(["run", str(recipe), "--out", str(out), "--quiet"], plugin_env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

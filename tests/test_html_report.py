@@ -27,7 +27,7 @@ runner = CliRunner()
 
 #: user input that must reach the page as text, never as markup
 HOSTILE = '</pre><script>alert("x")</script><img src="http://example.com/a.png"> & \'q\''
-#: (seed, optim.lr_g, MIG) of the three runs: a grid of two learning rates
+#: (seed, method.lr_g, MIG) of the three runs: a grid of two learning rates
 RUNS = ((1, 1e-3, 0.3), (2, 5e-4, 0.1), (3, 1e-3, 0.2))
 
 
@@ -60,7 +60,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         recipe["name"] = f"tiny-seed{seed}"
         recipe["description"] = HOSTILE
         recipe["train"]["seed"] = seed
-        recipe["optim"] = {"lr_g": lr_g}
+        recipe["method"] = {"type": "infogan", "lr_g": lr_g}
         folder = root / (f"<b>run&{seed}\"'" if seed == 1 else f"run{seed}")
         train(validate_recipe(recipe), folder)
         (folder / "eval.json").write_text(json.dumps(evaluation(folder, mig)))
@@ -118,7 +118,7 @@ def test_the_page_holds_every_part(grid_page: Path, runs: list[Path]) -> None:
     ]
     assert {h: text.count(h) for h in headings} == {h: headings.count(h) for h in headings}
     assert text.count('type="range"') == 3 * (2 + 1)  # 2 codes and the samples, per run
-    assert '<td class="num" data-sort="0.3">0.300</td>' in text and "<th>optim.lr_g</th>" in text
+    assert '<td class="num" data-sort="0.3">0.300</td>' in text and "<th>method.lr_g</th>" in text
     assert '<td class="num" data-sort="2.0">2</td>' in text  # a seed
     assert '<td class="num" data-sort="0.0005">0.0005</td>' in text  # a learning rate, as given
     assert "x → scale (NMI 0.40)" not in text  # non-ASCII is written as character references
@@ -261,5 +261,5 @@ def test_clicking_a_header_sorts_the_runs(browser: Any, grid_page: Path, runs: l
     assert order() == by_mig
     header.click()
     assert order() == by_mig[::-1]
-    browser.find_element("xpath", "//table[@class='sortable']//th[.='optim.lr_g']").click()
+    browser.find_element("xpath", "//table[@class='sortable']//th[.='method.lr_g']").click()
     assert order()[0] == names[1]  # 5e-4 sorts before 1e-3 as a number

@@ -21,13 +21,13 @@ pytest.importorskip("submitit")
 def test_a_grid_runs_as_local_jobs(tiny_toml: Path, tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     code, output = invoke(
-        "run", str(tiny_toml), "--grid", "optim.lr_g=1e-3,5e-4", "--launcher", "local",
+        "run", str(tiny_toml), "--grid", "method.lr_g=1e-3,5e-4", "--launcher", "local",
         "--launcher-option", "timeout_min=10", "--out", str(out), "--quiet",
     )  # fmt: skip
     assert code == 0, output
     assert output.count("job ") == 2 and "mean ± std over seeds" in output
     for lr in ("1e-3", "5e-4"):
-        run = load_run(out / f"tiny-optim.lr_g_{lr}")
+        run = load_run(out / f"tiny-method.lr_g_{lr}")
         assert run.metrics()[-1]["iteration"] == 6
     assert list((out / "submitit").iterdir())  # the jobs' logs, beside the runs
 

@@ -56,6 +56,7 @@ RECIPE_WORDS = [
     "backbone",
     "dataset",
     "width",
+    "method",
     "optim",
     "lr_g",
     "lr_d",
@@ -68,6 +69,7 @@ RECIPE_WORDS = [
     "traversal_rows",
     "traversal_range",
     "estimator",
+    "g_updates",
     "resolution",
     "root",
 ]

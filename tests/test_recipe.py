@@ -49,7 +49,7 @@ def test_mnist_recipe_is_the_papers_experiment() -> None:
     assert [c.type for c in recipe.codes] == ["categorical", "uniform", "uniform"]
     assert recipe.codes[0].k == 10 and recipe.codes[0].lambda_ == 1.0
     assert all(c.low == -1 and c.high == 1 for c in recipe.codes[1:])
-    assert (recipe.optim.lr_d, recipe.optim.lr_g) == (2e-4, 1e-3)
+    assert (recipe.method.lr_d, recipe.method.lr_g) == (2e-4, 1e-3)
     assert (recipe.train.batch_size, recipe.train.iterations) == (128, 5000)
 
 
@@ -64,12 +64,12 @@ def test_unknown_plugin_name_suggests_the_closest(tiny_recipe: dict[str, Any]) -
 
 def test_wrong_type_and_out_of_range_give_key_path_and_value(tiny_recipe: dict[str, Any]) -> None:
     tiny_recipe["codes"][0]["k"] = 1
-    tiny_recipe["optim"] = {"lr_g": "fast"}
+    tiny_recipe["method"] = {"type": "infogan", "lr_g": "fast"}
     tiny_recipe["train"]["batch_size"] = -3
     found = problems_of(tiny_recipe)
-    assert set(found) == {"codes[0].k", "optim.lr_g", "train.batch_size"}
+    assert set(found) == {"codes[0].k", "method.lr_g", "train.batch_size"}
     assert "1" in found["codes[0].k"].split("|")[1]
-    assert "'fast'" in found["optim.lr_g"]
+    assert "'fast'" in found["method.lr_g"]
     assert "-3" in found["train.batch_size"]
 
 
@@ -126,11 +126,11 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 
 
 def test_overrides_are_validated_like_the_file(tiny_toml: Path) -> None:
-    recipe = load_recipe(tiny_toml, ["optim.lr_g=5e-4", "codes[0].k=5", "name=other"])
-    assert recipe.optim.lr_g == 5e-4 and recipe.codes[0].k == 5 and recipe.name == "other"
+    recipe = load_recipe(tiny_toml, ["method.lr_g=5e-4", "codes[0].k=5", "name=other"])
+    assert recipe.method.lr_g == 5e-4 and recipe.codes[0].k == 5 and recipe.name == "other"
     with pytest.raises(RecipeError) as info:
-        load_recipe(tiny_toml, ["optim.lr_g=-1"])
-    assert info.value.problems[0].where == "optim.lr_g"
+        load_recipe(tiny_toml, ["method.lr_g=-1"])
+    assert info.value.problems[0].where == "method.lr_g"
     with pytest.raises(RecipeError):
         load_recipe(tiny_toml, ["codes[7].k=5"])
 

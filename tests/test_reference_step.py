@@ -93,7 +93,15 @@ CASES = {
 
 
 def recipe(case: Case, bf16: bool, device: torch.device) -> Any:
-    method = {"mi_trains_trunk": case.mi_trains_trunk, "g_latents": case.g_latents}
+    method = {
+        "mi_trains_trunk": case.mi_trains_trunk,
+        "g_latents": case.g_latents,
+        "g_updates": case.g_updates,
+        "lr_d": LR_D,
+        "lr_g": LR_G,
+        "beta1": BETAS[0],
+        "beta2": BETAS[1],
+    }
     return validate_recipe(
         {
             "method": {"type": "infogan", **method},
@@ -104,11 +112,9 @@ def recipe(case: Case, bf16: bool, device: torch.device) -> Any:
             ],
             "backbone": {"type": "mnist", "width": 0.125, "spectral_norm": case.sn},
             "dataset": tiny_grid(),
-            "optim": {"lr_d": LR_D, "lr_g": LR_G, "beta1": BETAS[0], "beta2": BETAS[1]},
             "train": {
                 "batch_size": BATCH,
                 "device": str(device),
-                "g_updates": case.g_updates,
                 "precision": "bf16" if bf16 else "fp32",
             },
         }

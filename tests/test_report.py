@@ -76,7 +76,7 @@ def test_without_chance_levels_the_report_says_not_measured(
 def test_runs_of_different_recipes_or_without_evaluation_are_refused(
     seeds: list[Path], tiny_recipe: dict[str, Any], tmp_path: Path
 ) -> None:
-    tiny_recipe["optim"] = {"lr_g": 5e-4}
+    tiny_recipe["method"] = {"type": "infogan", "lr_g": 5e-4}
     other = train(validate_recipe(tiny_recipe), tmp_path / "other").path
     result = runner.invoke(app, ["report", str(seeds[0]), str(other)])
     assert result.exit_code == 1 and "another recipe" in result.output

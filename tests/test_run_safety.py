@@ -129,8 +129,8 @@ def test_a_blown_up_run_keeps_a_last_good_checkpoint_that_samples(
         "train.iterations=8",
         "train.checkpoint_every=1",
         "train.log_every=1",
-        "optim.lr_g=1e30",
-        "optim.lr_d=1e30",
+        "method.lr_g=1e30",
+        "method.lr_d=1e30",
     ]
     with pytest.raises(TrainingError, match="non-finite") as info:
         resume(run.path, overrides)

@@ -1,6 +1,6 @@
 """One iteration of the `infogan` method: which optimizer trains what, and where the MI
 gradient goes; the R1 penalty (method.r1); DiffAugment (method.augment); several G steps per
-D step (train.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16
+D step (method.g_updates); spectral norm on D (InfoGAN-CR's dSprites) resumes exactly; bf16
 weight copies compute what autocast computes."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from conftest import tiny_grid, whole_and_resumed
 from disentangle_infogan.augment import augment
-from disentangle_infogan.method import InfoGAN, InfoGANParams
+from disentangle_infogan.method import InfoGAN
 
 from disentangle.build import Components, build_components
 from disentangle.errors import RecipeError
@@ -37,7 +37,7 @@ def recipe(lambdas: tuple[float, float]) -> dict[str, Any]:
         ],
         "backbone": {"type": "mnist", "width": 0.125},
         "dataset": tiny_grid(),
-        "optim": {"lr_d": 2e-4, "lr_g": 1e-3},
+        "method": {"type": "infogan", "lr_d": 2e-4, "lr_g": 1e-3},
         "train": {"batch_size": BATCH, "seed": SEED, "device": "cpu"},
     }
 
@@ -56,13 +56,14 @@ class Setup:
         policy: tuple[str, ...] = (),
     ) -> None:
         data = recipe(lambdas)
-        data["train"].update(g_updates=g_updates, precision="bf16" if bf16 else "fp32")
+        data["method"].update(g_updates=g_updates, r1=r1, augment=list(policy))
+        data["train"].update(precision="bf16" if bf16 else "fp32")
         rec = validate_recipe(data)
         torch.manual_seed(SEED)
         self.comps: Components = build_components(rec)
         self.rng = torch.Generator().manual_seed(SEED)
         setup = MethodSetup(rec, self.comps, CPU, self.rng)
-        self.models = InfoGAN(InfoGANParams(r1=r1, augment=list(policy)), setup)
+        self.models = InfoGAN(rec.method, setup)
         if tweak is not None:
             tweak(self.models)
             self.models.updater.restored()  # the bf16 weight copies follow the tweaked weights
@@ -308,8 +309,8 @@ def test_one_g_update_is_the_default_rule() -> None:
 
 def test_g_updates_must_be_positive() -> None:
     data = recipe((1.0, 0.1))
-    assert validate_recipe(data).train.g_updates == 1
-    data["train"]["g_updates"] = 0
+    assert validate_recipe(data).method.g_updates == 1
+    data["method"]["g_updates"] = 0
     with pytest.raises(RecipeError, match="g_updates"):
         validate_recipe(data)
 
@@ -329,11 +330,10 @@ def infogan_cr_recipe() -> dict[str, Any]:
             "positions_x": 2,
             "positions_y": 2,
         },
-        "optim": {"lr_d": 2e-3, "lr_g": 1e-3},
+        "method": {"type": "infogan", "lr_d": 2e-3, "lr_g": 1e-3, "g_updates": 2},
         "train": {
             "iterations": 6,
             "batch_size": 4,
-            "g_updates": 2,
             "device": "cpu",
             "log_every": 1,
             "checkpoint_every": 2,

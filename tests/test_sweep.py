@@ -18,12 +18,12 @@ from disentangle.table import flat, sweep_table
 
 
 def test_a_grid_is_the_product_of_its_axes() -> None:
-    axes = parse_grid(["optim.lr_g=1e-3,5e-4", "codes[1].lambda=0.1, 1"])
-    assert axes == [("optim.lr_g", ["1e-3", "5e-4"]), ("codes[1].lambda", ["0.1", "1"])]
+    axes = parse_grid(["method.lr_g=1e-3,5e-4", "codes[1].lambda=0.1, 1"])
+    assert axes == [("method.lr_g", ["1e-3", "5e-4"]), ("codes[1].lambda", ["0.1", "1"])]
     points = grid_points(axes)
-    assert len(points) == 4 and points[1] == ["optim.lr_g=1e-3", "codes[1].lambda=1"]
-    assert point_label(points[1]) == "optim.lr_g_1e-3-codes.1.lambda_1"
-    assert point_name("mnist", points[1]) == "mnist-optim.lr_g_1e-3-codes.1.lambda_1"
+    assert len(points) == 4 and points[1] == ["method.lr_g=1e-3", "codes[1].lambda=1"]
+    assert point_label(points[1]) == "method.lr_g_1e-3-codes.1.lambda_1"
+    assert point_name("mnist", points[1]) == "mnist-method.lr_g_1e-3-codes.1.lambda_1"
     long = point_name("mnist", [*points[1], "images.traversal_range=[-2.0, 2.0]"])
     assert len(long) <= MAX_POINT_NAME and long.startswith("mnist-")
     assert long != point_name("mnist", [*points[0], "images.traversal_range=[-2.0, 2.0]"])
@@ -37,10 +37,10 @@ def test_recipes_flatten_to_hashable_key_paths() -> None:
 @pytest.mark.parametrize(
     ("grid", "message"),
     [
-        (["optim.lr_g"], "expected KEY=V1,V2"),
-        (["optim.lr_g=1e-3,"], "expected KEY=V1,V2"),
-        (["optim.lr_g=1,1"], "given twice"),
-        (["optim.lr_g=1", "optim.lr_g=2"], "swept twice"),
+        (["method.lr_g"], "expected KEY=V1,V2"),
+        (["method.lr_g=1e-3,"], "expected KEY=V1,V2"),
+        (["method.lr_g=1,1"], "given twice"),
+        (["method.lr_g=1", "method.lr_g=2"], "swept twice"),
         (["codes[x]=1"], "not a key path"),
     ],
 )
@@ -56,19 +56,19 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("sweep")
     recipe = root / "tiny.toml"
     recipe.write_text(TINY_TOML)
-    grid = ["--grid", "optim.lr_g=1e-3,5e-4"]
+    grid = ["--grid", "method.lr_g=1e-3,5e-4"]
     code, output = invoke("run", str(recipe), *grid, "--seeds", "1-2", "--out", str(root / "s"))
     assert code == 0, output
-    assert "mean ± std over seeds" in output and "optim.lr_g" in output
+    assert "mean ± std over seeds" in output and "method.lr_g" in output
     return sorted((root / "s").iterdir())
 
 
 def test_the_grid_trains_every_point_and_seed_into_sibling_folders(sweep: list[Path]) -> None:
     assert [p.name for p in sweep] == [
-        f"tiny-optim.lr_g_{lr}-seed{s}" for lr in ("1e-3", "5e-4") for s in (1, 2)
+        f"tiny-method.lr_g_{lr}-seed{s}" for lr in ("1e-3", "5e-4") for s in (1, 2)
     ]
     recipes = [json.loads((p / "recipe.json").read_text()) for p in sweep]
-    assert [r["optim"]["lr_g"] for r in recipes] == [1e-3, 1e-3, 5e-4, 5e-4]
+    assert [r["method"]["lr_g"] for r in recipes] == [1e-3, 1e-3, 5e-4, 5e-4]
     assert [r["train"]["seed"] for r in recipes] == [1, 2, 1, 2]
 
 
@@ -79,7 +79,7 @@ def test_the_table_groups_by_what_differs_and_averages_the_seeds(
         report = {"metrics": {"mig": {"mig": 0.1 * i}, "sap": {"sap": 0.5}}}
         (path / "eval.json").write_text(json.dumps(report))
     table = sweep_table([load_run(p) for p in sweep], ["mig"])
-    assert table.swept == ["optim.lr_g"]
+    assert table.swept == ["method.lr_g"]
     assert [g.values for g in table.groups] == [(1e-3,), (5e-4,)]
     assert "mig.mig" in table.columns and "sap.sap" not in table.columns
     first = table.groups[0]
@@ -91,7 +91,7 @@ def test_the_table_groups_by_what_differs_and_averages_the_seeds(
     code, output = invoke("table", *map(str, sweep), "--csv", str(out))
     assert code == 0 and "0.050 ±" in output, output
     rows = list(csv.reader(out.open()))
-    assert rows[0][:2] == ["optim.lr_g", "runs"] and len(rows) == 3
+    assert rows[0][:2] == ["method.lr_g", "runs"] and len(rows) == 3
     code, output = invoke("table", *map(str, sweep), "--metric", "migg")  # a typo is named
     assert code == 1 and "--metric migg: no run's eval.json holds it (they hold: mig, sap)" in (
         " ".join(output.split())

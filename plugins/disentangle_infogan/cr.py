@@ -9,7 +9,7 @@ two generated images stacked on the channel axis, which code they share. In orde
 1. a CR discriminator step: softmax cross entropy on one batch of pairs, its own Adam
    (`lr_cr`); while the CR weight is still 0, the pairs come from G with batch norm in
    inference mode, as theirs (`train_with_crd` false), afterwards in training mode;
-2. InfoGAN's D/Q step and `train.g_updates` G steps, each G step adding `weight` × the same
+2. InfoGAN's D/Q step and `method.g_updates` G steps, each G step adding `weight` × the same
    cross entropy on a fresh batch of pairs (G and the CR discriminator cooperate: both
    minimise it; the CR discriminator is frozen in G's steps).
 
@@ -21,7 +21,7 @@ iteration count is a checkpointed part (`schedule`), so a resume continues the s
 
 Not reproduced: their `gap` (a minimum distance forced between the non-shared codes of a
 pair; 0 throughout their dSprites and CelebA configs), and their two G steps reusing one batch
-of latents (ours draws fresh ones per step, as `train.g_updates` always has).
+of latents (ours draws fresh ones per step, as `method.g_updates` always has).
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ class InfoGANCR(InfoGAN):
     InfoGAN's numbers and `loss_cr`, the CR discriminator's cross entropy."""
 
     @classmethod
-    def problems(cls, spec: Any, components: Components) -> list[Problem]:
-        found = []
+    def problems(cls, recipe: Any, components: Components) -> list[Problem]:
+        found = super().problems(recipe, components)
         if len(components.codes) < 2:
             count = len(components.codes)
             problem = f"infogan_cr tells codes apart: it needs at least two, the recipe has {count}"
@@ -90,7 +90,7 @@ class InfoGANCR(InfoGAN):
 
     def __init__(self, spec: InfoGANCRParams, setup: MethodSetup) -> None:
         super().__init__(spec, setup)
-        self.spec, self.backbone = spec, setup.components.backbone
+        self.backbone = setup.components.backbone
         n_codes = len(self.comps.codes)
         self.critic = PairCritic(self.backbone.pair_discriminator(n_codes))
         self.updater.place(self.critic)

@@ -26,7 +26,7 @@ features (each code at its λ, a code with λ = 0 at 1), so D's trunk learns onl
 from fake while G still gets L_I's gradient through it; with `g_latents = "reuse"` each G step
 takes the D step's z and c instead of drawing its own.
 
-`g_updates` (recipe: train.g_updates, default 1) runs that many G steps after each D step,
+`g_updates` (recipe: method.g_updates, default 1) runs that many G steps after each D step,
 each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the default, the
 iteration, its random draws and its result are exactly those of the single-G-step rule.
 
@@ -36,27 +36,50 @@ and D), compile and the optimizer steps are the core's updater's (disentangle/tr
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+import disentangle
 from disentangle import Params
-from disentangle.errors import Problem, RecipeError
+from disentangle.build import Components
+from disentangle.errors import Problem
 from disentangle.method import Method, MethodSetup
+from disentangle.registry import Choice
 from disentangle_infogan.augment import Policy, augment
 
 #: G's input and, code by code, its part of it
 Latents = tuple[torch.Tensor, list[torch.Tensor]]
 
 
-class InfoGANParams(Params):
-    """InfoGAN's λs are the codes', its schedule the train section's (g_updates), its learning
-    rates the optim section's; its own params are options for small datasets, off by default:
-    an R1 penalty on D and DiffAugment's transformations of D's inputs."""
+class CodeWeight(Params):
+    """What InfoGAN reads beside each code: the weight of its bound."""
 
+    lambda_: float = Field(
+        1.0, alias="lambda", ge=0, description="λ, the weight of this code's L_I (InfoGAN)"
+    )
+
+
+class InfoGANParams(Params):
+    """The paper's optimiser and schedule, the bound's estimator, and options off by default:
+    for small datasets (an R1 penalty on D, DiffAugment's transformations of D's inputs) and
+    for comparing with Natsu6767/InfoGAN-PyTorch. Each code's λ is written beside the code."""
+
+    lr_d: float = Field(2e-4, gt=0, description="Adam lr of D, its trunk and Q's head")
+    lr_g: float = Field(1e-3, gt=0, description="Adam lr of G")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam β1 of both optimizers")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam β2 of both optimizers")
+    g_updates: int = Field(
+        1, ge=1, description="G steps per D step, each on fresh z and c (InfoGAN-CR's dSprites: 2)"
+    )
+    estimator: Annotated[dict[str, Any], Choice("estimators")] = Field(
+        {"type": "variational"},
+        description="the lower bound on each code's mutual information (an `estimators` "
+        "entry and its params); the paper's is `variational`",
+    )
     augment: list[Policy] = Field(
         [],
         description="DiffAugment's transformations (Zhao et al., 2020), `translation` and/or "
@@ -93,33 +116,41 @@ class InfoGAN(Method):
     parts), L_I per code]: the D loss and L_I are the D step's, the G loss is the mean over the
     iteration's G steps."""
 
-    def __init__(self, spec: InfoGANParams, setup: MethodSetup) -> None:
-        comps, recipe, device = setup.components, setup.recipe, setup.device
-        t, o = recipe.train, recipe.optim
-        if spec.r1 and t.compile:
+    code_params = CodeWeight
+
+    @classmethod
+    def problems(cls, recipe: Any, components: Components) -> list[Problem]:
+        found = []
+        for i, code in enumerate(components.codes):
+            if code.dim and code.q_dim == 0:
+                problem = f"{recipe.codes[i].type!r} cannot be inferred by Q (use it as noise)"
+                found.append(Problem(f"codes[{i}].type", problem))
+        if recipe.method.r1 and recipe.train.compile:
             problem = (
                 "the R1 penalty differentiates D's gradient (a double backward), which "
                 "torch.compile'd modules do not support; set train.compile = false"
             )
-            raise RecipeError(
-                f"recipe {recipe.name!r}", [Problem("method.r1", problem, repr(spec.r1))]
-            )
+            found.append(Problem("method.r1", problem, repr(recipe.method.r1)))
+        return found
+
+    def __init__(self, spec: InfoGANParams, setup: MethodSetup) -> None:
+        comps, recipe, device = setup.components, setup.recipe, setup.device
         self.comps, self.rng, self.device = comps, setup.rng, device
-        self.optim, self.updater = o, setup.updater
+        self.spec, self.updater = spec, setup.updater
         g = comps.backbone.generator(comps.latent_dim)
         d = comps.backbone.discriminator(comps.q_dim)
-        est = comps.estimator(recipe).to(device)
+        est = disentangle.estimators.build(spec.estimator, comps.codes).to(device)
         self.updater.place(g, d.trunk, d.d_head, d.q_head)
         self.generator, self.discriminator, self.estimator = g, d, est
-        self.opt_d = self.adam([d], o.lr_d, extra=list(est.parameters()))
-        self.opt_g = self.adam([g], o.lr_g)
+        self.opt_d = self.adam([d], spec.lr_d, extra=list(est.parameters()))
+        self.opt_g = self.adam([g], spec.lr_g)
         self.networks = {"generator": g, "discriminator": d, "estimator": est}
         self.optimizers = {"opt_d": self.opt_d, "opt_g": self.opt_g}
         self.scalars = ["loss_d", "loss_g", *(f"mi.{name}" for name in comps.code_names)]
 
-        self.g_updates, self.r1, self.policy = t.g_updates, spec.r1, spec.augment
+        self.g_updates, self.r1, self.policy = spec.g_updates, spec.r1, spec.augment
         self.mi_trains_trunk, self.reuse_latents = spec.mi_trains_trunk, spec.g_latents == "reuse"
-        self.weights = torch.tensor(comps.weights, device=device)
+        self.weights = torch.tensor([c.lambda_ for c in recipe.codes], device=device)
         self.free = (self.weights == 0).float()
         self.any_free = bool(self.free.any())
         #: the weight of each code's L_I in Q's head's own loss: λ, or 1 for a code with λ = 0
@@ -129,7 +160,7 @@ class InfoGAN(Method):
         self, modules: list[nn.Module], lr: float, extra: list[nn.Parameter] | None = None
     ) -> torch.optim.Adam:
         """Adam over the modules' parameters with the recipe's betas, fused on CPU and CUDA."""
-        return self.updater.adam(modules, lr, (self.optim.beta1, self.optim.beta2), extra)
+        return self.updater.adam(modules, lr, (self.spec.beta1, self.spec.beta2), extra)
 
     def decoder(self) -> nn.Module:
         return self.generator

@@ -45,7 +45,7 @@ class BetaVAE(Method):
     variances) and decoder (G); logs loss, reconstruction, kl and elbo."""
 
     @classmethod
-    def problems(cls, spec: Any, components: Components) -> list[Problem]:
+    def problems(cls, recipe: Any, components: Components) -> list[Problem]:
         found = []
         prior = "the VAEs' prior is N(0, 1): a gaussian code with mean 0 and std 1"
         if components.noise.dim and not _standard_normal(components.noise):
@@ -53,7 +53,8 @@ class BetaVAE(Method):
         for i, code in enumerate(components.codes):
             if not _standard_normal(code):
                 found.append(Problem(f"codes[{i}].type", prior))
-        if spec.reconstruction == "bernoulli" and tuple(components.value_range) != (0.0, 1.0):
+        bernoulli = recipe.method.reconstruction == "bernoulli"
+        if bernoulli and tuple(components.value_range) != (0.0, 1.0):
             problem = "bernoulli reconstruction needs images and decoder output in [0, 1]"
             found.append(Problem("method.reconstruction", problem))
         return found
