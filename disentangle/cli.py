@@ -59,7 +59,7 @@ Span = Annotated[
 ]
 Sets = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a recipe value, e.g. --set method.lr_g=5e-4 (repeatable)."),
+    typer.Option("--set", help="Override a recipe value, e.g. --set train.seed=3 (repeatable)."),
 ]
 Metrics = Annotated[
     list[str] | None,
