@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from disentangle.errors import CheckpointError
-from disentangle.moved import upgrade_stored
+from disentangle.recipe.moved import upgrade_stored
 
 FORMAT = 1
 _TENSOR, _INT_KEYS = "__tensor__", "__int_keys__"

@@ -18,6 +18,7 @@ from disentangle.errors import DisentangleError
 
 if TYPE_CHECKING:
     from disentangle.plugins import PluginHost
+    from disentangle.recipe.sections import Recipe
 
 app = typer.Typer(
     help="Disentangled representation research, starting from InfoGAN.",
@@ -211,7 +212,7 @@ class Sweep:
     launcher_options: list[str]
 
 
-def _run_sweep(recipe: Any, grid: list[str], seeds: str | None, how: Sweep) -> None:
+def _run_sweep(recipe: Recipe, grid: list[str], seeds: str | None, how: Sweep) -> None:
     """Every grid point and seed into sibling folders (or the one run, as a job), then the
     sweep's table (a plain seed sweep: the final L_I of each seed)."""
     from disentangle.recipe import to_data

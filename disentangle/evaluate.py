@@ -23,6 +23,7 @@ from disentangle.figures import as_uint8, render, sample_latents, traversal_shee
 from disentangle.plots import logs_mi, mi_curves
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
+from disentangle.recipe.sections import Recipe
 from disentangle.run import Run, Trained, load_run
 from disentangle.training.data import scale_images
 from disentangle.training.device import resolve_device
@@ -64,7 +65,7 @@ def in_place_activations(model: nn.Module) -> nn.Module:
     return model
 
 
-def eval_dataset(recipe: Any, split: str | None) -> Dataset:
+def eval_dataset(recipe: Recipe, split: str | None) -> Dataset:
     """The run's dataset, on its test split when it has splits (or the split asked for)."""
     spec = recipe.dataset
     if "split" in type(spec).model_fields:
@@ -165,15 +166,11 @@ def eval_context(
     """What the metrics of one evaluation get: the encoder, the data, one shared cache."""
     dataset = eval_dataset(trained.recipe, split)
     comps = trained.components
-    columns, start = {}, 0
-    for name, code in zip(comps.code_names, comps.codes, strict=True):
-        columns[name] = slice(start, start + code.dim)
-        start += code.dim
     return EvalContext(
         encode=encoder(trained, resolve_device(device, where="--device")),
         dataset=dataset,
         load=functools.cache(dataset.load),
-        code_columns=columns,
+        code_columns=comps.layout.representation_columns(),
         codes=dict(zip(comps.code_names, comps.codes, strict=True)),
         out_dir=out_dir,
         seed=seed,
@@ -238,7 +235,7 @@ def _traversal_sheet(
     return traversal_sheet(panels, path)
 
 
-def dataset_label(recipe: Any, split: str | None) -> str:
+def dataset_label(recipe: Recipe, split: str | None) -> str:
     spec = recipe.dataset
     if "split" in type(spec).model_fields:
         return f"{spec.type} ({split or 'test'} split)"

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid, save_image
 
-from disentangle.build import Components
+from disentangle.recipe.build import Components
 
 
 def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
@@ -19,12 +19,6 @@ def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
     parts = [comps.noise.sample(n, g, torch.device("cpu"))]
     parts += [c.sample(n, g, torch.device("cpu")) for c in comps.codes]
     return torch.cat(parts, dim=1)
-
-
-def latent_columns(comps: Components, code: int) -> slice:
-    """Where code `code` sits in the latent vector (noise first, then the codes in order)."""
-    start = comps.noise.dim + sum(c.dim for c in comps.codes[:code])
-    return slice(start, start + comps.codes[code].dim)
 
 
 def traversal_latents(
@@ -39,7 +33,7 @@ def traversal_latents(
     values = comps.codes[code].traversal(steps, span)
     cols = values.shape[0]
     latents = base.repeat_interleave(cols, dim=0)
-    latents[:, latent_columns(comps, code)] = values.repeat(rows, 1)
+    latents[:, comps.layout.codes[code].input] = values.repeat(rows, 1)
     return latents, cols
 
 

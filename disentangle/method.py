@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from disentangle.build import Components
 from disentangle.errors import Problem
+from disentangle.recipe.build import Components
+from disentangle.recipe.sections import Recipe
 from disentangle.registry import Params
 from disentangle.training.update import Updater
 
@@ -30,7 +31,7 @@ class MethodSetup:
     """What the core hands a method's factory besides the method's own params."""
 
     #: the validated recipe (its train section, the codes' own settings)
-    recipe: Any
+    recipe: Recipe
     #: the noise, codes, backbone and dataset built from it
     components: Components
     device: torch.device
@@ -78,7 +79,7 @@ class Method(ABC):
     code_params: ClassVar[type[Params] | None] = None
 
     @classmethod
-    def problems(cls, recipe: Any, components: Components) -> list[Problem]:
+    def problems(cls, recipe: Recipe, components: Components) -> list[Problem]:
         """What makes the validated recipe unusable by this method (too few codes, a backbone
         without a network it needs, a train option it cannot honour), each at its recipe key
         path; `disentangle validate` and `run` both refuse them before anything is built.

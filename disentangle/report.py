@@ -14,10 +14,11 @@ from disentangle.errors import DisentangleError
 from disentangle.literature import published
 from disentangle.plots import logs_mi, mi_curves
 from disentangle.recipe import to_data
+from disentangle.recipe.sections import Recipe
 from disentangle.run import Run
 
 
-def _comparable(recipe: Any) -> dict[str, Any]:
+def _comparable(recipe: Recipe) -> dict[str, Any]:
     """A recipe without what differs between seeds of one experiment."""
     data = to_data(recipe)
     data.pop("name")

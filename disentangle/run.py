@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel
 
-from disentangle.build import Components, build_components
 from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta, write_text_atomic
 from disentangle.errors import CheckpointError, RunDirError, warn
 from disentangle.figures import render, sample_latents, traversal_latents
 from disentangle.method import Method, MethodSetup
-from disentangle.moved import upgrade_stored
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import Components, build_components
+from disentangle.recipe.moved import upgrade_stored
+from disentangle.recipe.sections import Recipe
 
 #: the file that lists what the toolkit wrote into a run folder
 MANIFEST = "manifest.json"
@@ -30,7 +30,7 @@ class Trained:
 
     method: Method
     components: Components
-    recipe: Any
+    recipe: Recipe
     iteration: int
 
     @property
@@ -170,7 +170,7 @@ class Run:
             raise RunDirError(f"{self.recipe_path}: not a JSON recipe (a {type(data).__name__})")
         return upgrade_stored(data)  # a run written before keys moved into [method]
 
-    def recipe(self) -> BaseModel:
+    def recipe(self) -> Recipe:
         return validate_recipe(self.recipe_data(), str(self.recipe_path))
 
     def metrics(self) -> list[dict[str, Any]]:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from disentangle.build import Components
 from disentangle.errors import DisentangleError
 from disentangle.evaluate import encoder
-from disentangle.figures import as_uint8, latent_columns, render, sample_latents
+from disentangle.figures import as_uint8, render, sample_latents
+from disentangle.recipe.build import Components
 from disentangle.run import Run, Trained
 from disentangle.training.device import resolve_device
 
@@ -64,7 +64,7 @@ def group_latents(
     latents = sample_latents(comps, groups * group_size, seed).view(groups, group_size, -1)
     labels = torch.arange(groups) % len(comps.codes)
     for k, label in enumerate(labels.tolist()):
-        columns = latent_columns(comps, label)
+        columns = comps.layout.codes[label].input
         latents[k, :, columns] = latents[k, 0, columns]
     return latents, labels
 

@@ -17,6 +17,7 @@ import torch
 
 from disentangle.errors import DisentangleError
 from disentangle.recipe import apply_overrides, parse_key, to_data, validate_recipe
+from disentangle.recipe.sections import Recipe
 from disentangle.run import Run
 
 
@@ -95,13 +96,13 @@ def grid_recipes(data: dict[str, Any], axes: list[tuple[str, list[str]]]) -> lis
     return recipes
 
 
-def seed_recipe(recipe: Any, seed: int) -> Any:
+def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
     """The recipe with `train.seed` set and the run named after the seed."""
     train = recipe.train.model_copy(update={"seed": seed})
     return recipe.model_copy(update={"train": train, "name": f"{recipe.name}-seed{seed}"})
 
 
-def seed_folder(recipe: Any, seed: int, out: Path | None) -> Path:
+def seed_folder(recipe: Recipe, seed: int, out: Path | None) -> Path:
     return Path(f"{out}-seed{seed}") if out else Path("runs") / f"{recipe.name}-seed{seed}"
 
 
@@ -111,7 +112,7 @@ def final_mi(run: Run) -> dict[str, float]:
     return records[-1].get("mi", {}) if records else {}
 
 
-def seeds_plan(recipe: Any, seeds: list[int], out: Path | None) -> list[tuple[Any, Path]]:
+def seeds_plan(recipe: Recipe, seeds: list[int], out: Path | None) -> list[tuple[Recipe, Path]]:
     """Each seed's recipe and folder: `OUT-seedN` (or runs/NAME-seedN)."""
     return [(seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]
 

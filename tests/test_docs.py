@@ -215,3 +215,16 @@ def test_the_tutorial_code_is_the_example_plugin_code() -> None:
         "register_backbones",
     }
     assert checked == expected
+
+
+def test_the_architecture_page_places_every_module_of_the_core() -> None:
+    """docs/architecture.md's drawing names each module of disentangle/ (a new or moved
+    module must be placed in a layer)."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    core = ROOT / "disentangle"
+    missing = [
+        str(path.relative_to(core))
+        for path in sorted(core.rglob("*.py"))
+        if path.name != "__init__.py" and path.name not in page
+    ]
+    assert not missing, f"docs/architecture.md does not place: {missing}"

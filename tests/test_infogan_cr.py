@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from conftest import SMALL_IMAGES, checkpointed, tiny_grid, whole_and_resumed
 from disentangle_infogan.cr import InfoGANCR, InfoGANCRParams
 
-from disentangle.build import build_components
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import build_components
 from disentangle.run import load_run
 
 CPU = torch.device("cpu")

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from conftest import SMALL_IMAGES, TINY_RECIPE, checkpointed, tiny_grid
 from test_bad_input import dump_toml
 from typer.testing import CliRunner
 
+from disentangle import LatentCode, Params
 from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 from disentangle.errors import RecipeError
-from disentangle.moved import MOVED, upgrade_stored
+from disentangle.plugins import host
 from disentangle.recipe import to_data, validate_recipe
+from disentangle.recipe.moved import MOVED, upgrade_stored
 from disentangle.run import load_run
 from disentangle.training.loop import train
 
@@ -198,3 +202,54 @@ def test_a_run_folder_written_before_the_move_loads_and_resumes(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     assert load_run(run.path).metrics()[-1]["iteration"] == 6
+
+
+class NoPriorParams(Params):
+    pass
+
+
+class NoPrior(LatentCode):
+    """A code without a prior density (`log_prior`), as a third-party code may be."""
+
+    dim = q_dim = 1
+
+    def __init__(self, spec: NoPriorParams) -> None:
+        pass
+
+    def sample(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        return torch.rand(n, 1, generator=generator, device=device)
+
+    def log_likelihood(self, q_out: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return -(q_out - c).square().sum(dim=1)
+
+    def entropy(self) -> float:
+        return 0.0
+
+    def traversal(self, steps: int, span: tuple[float, float]) -> torch.Tensor:
+        return torch.linspace(*span, steps).unsqueeze(1)
+
+    def representation(self, q_out: torch.Tensor) -> torch.Tensor:
+        return q_out
+
+
+@pytest.fixture
+def no_prior() -> Iterator[None]:
+    host.codes.names()  # the plugins load first
+    host.codes.register("no_prior", NoPrior, NoPriorParams)
+    yield
+    host.codes.unregister("no_prior")
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_an_estimator_a_code_cannot_serve_is_refused_by_validate_too(
+    no_prior: None, command: str, tmp_path: Path
+) -> None:
+    data = with_key(TINY_RECIPE, "method", {"type": "infogan", "estimator": {"type": "nwj"}})
+    data["codes"] = [{"type": "no_prior", "name": "c"}]
+    path = tmp_path / "recipe.toml"
+    path.write_text(dump_toml(data))
+    args = [command, str(path)] + (["--out", str(tmp_path / "o")] if command == "run" else [])
+    result = runner.invoke(app, args)
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1 and "method.estimator.type" in flat and "log_prior" in flat
+    assert not (tmp_path / "o").exists()

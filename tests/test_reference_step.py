@@ -35,10 +35,10 @@ import torch.nn.functional as F
 from conftest import tiny_grid
 from torch import nn
 
-from disentangle.build import build_components
 from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import build_components
 
 CPU = torch.device("cpu")
 #: the devices the fp32 comparison runs on: the CPU, and a CUDA device where there is one

@@ -17,10 +17,10 @@ from conftest import tiny_grid, whole_and_resumed
 from disentangle_infogan.augment import augment
 from disentangle_infogan.method import InfoGAN
 
-from disentangle.build import Components, build_components
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import Components, build_components
 from disentangle.run import load_run
 
 CPU = torch.device("cpu")

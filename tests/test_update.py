@@ -11,10 +11,10 @@ import torch
 from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 from torch import nn
 
-from disentangle.build import build_components
 from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import build_components
 from disentangle.training.update import Updater
 
 CPU = torch.device("cpu")

@@ -18,11 +18,11 @@ from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, tot
 from layouts import write_split
 from torch import nn
 
-from disentangle.build import build_components
 from disentangle.errors import RecipeError
 from disentangle.method import MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.build import build_components
 from disentangle.run import load_run
 from disentangle.training.loop import train
 

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel
 
-from disentangle.build import Components, build_components
 from disentangle.checkpoint import (
     checkpoint_path,
     load_checkpoint,
@@ -35,6 +33,8 @@ from disentangle.figures import render, sample_latents, save_grid, traversal_lat
 from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
+from disentangle.recipe.build import Components, build_components
+from disentangle.recipe.sections import Recipe
 from disentangle.run import MANIFEST, Run
 from disentangle.training import distributed
 from disentangle.training.compiler import cpu_compile_problem
@@ -76,14 +76,14 @@ def json_line(record: dict[str, Any]) -> str:
 
 
 def train(
-    recipe: BaseModel | str | Path,
+    recipe: Recipe | str | Path,
     out: str | Path | None = None,
     *,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Run:
     """Train a recipe (a validated model or a TOML path) into a new run folder."""
-    if not isinstance(recipe, BaseModel):
+    if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     run = Run(out if out is not None else Path("runs") / recipe.name)
     _check_folder(run, overwrite)
@@ -211,7 +211,7 @@ class Trainer:
 
     def __init__(
         self,
-        recipe: Any,
+        recipe: Recipe,
         run: Run,
         state: dict[str, Any] | None = None,
         iteration: int = 0,

@@ -23,6 +23,7 @@ import torch
 
 from disentangle import LatentCode, MIEstimator, Params
 from disentangle.errors import DisentangleError
+from disentangle.layout import split_q
 
 
 class ContrastiveParams(Params):
@@ -52,10 +53,9 @@ class PairwiseBound(MIEstimator):
                     f"{type(code).__name__} code does not give one (LatentCode.log_prior)"
                 ) from None
         self.codes = codes
-        self.splits = [c.q_dim for c in codes]
 
     def forward(self, q_out: torch.Tensor, codes: list[torch.Tensor]) -> torch.Tensor:
-        parts = torch.split(q_out, self.splits, dim=1)
+        parts = split_q(q_out, self.codes)
         return torch.stack(
             [
                 self.bound(pair_scores(code, part, c.float()))

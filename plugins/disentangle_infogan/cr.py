@@ -34,9 +34,9 @@ from pydantic import Field
 from torch import nn
 
 from disentangle import Backbone
-from disentangle.build import Components
 from disentangle.errors import Problem
 from disentangle.method import Iterations, MethodSetup
+from disentangle.recipe.build import Components
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from disentangle import LatentCode, MIEstimator, Params
+from disentangle.layout import split_q
 
 
 class VariationalParams(Params):
@@ -17,10 +18,9 @@ class VariationalMI(MIEstimator):
     def __init__(self, spec: VariationalParams, codes: list[LatentCode]) -> None:
         super().__init__()
         self.codes = codes
-        self.splits = [c.q_dim for c in codes]
 
     def forward(self, q_out: torch.Tensor, codes: list[torch.Tensor]) -> torch.Tensor:
-        parts = torch.split(q_out, self.splits, dim=1)
+        parts = split_q(q_out, self.codes)
         bounds = [
             code.log_likelihood(part, c).mean() + code.entropy()
             for code, part, c in zip(self.codes, parts, codes, strict=True)

@@ -45,9 +45,9 @@ from torch import nn
 
 import disentangle
 from disentangle import Params
-from disentangle.build import Components
-from disentangle.errors import Problem
+from disentangle.errors import DisentangleError, Problem
 from disentangle.method import Method, MethodSetup
+from disentangle.recipe.build import Components
 from disentangle.registry import Choice
 from disentangle_infogan.augment import Policy, augment
 
@@ -125,6 +125,10 @@ class InfoGAN(Method):
             if code.dim and code.q_dim == 0:
                 problem = f"{recipe.codes[i].type!r} cannot be inferred by Q (use it as noise)"
                 found.append(Problem(f"codes[{i}].type", problem))
+        try:
+            disentangle.estimators.build(recipe.method.estimator, components.codes)
+        except DisentangleError as exc:
+            found.append(Problem("method.estimator.type", str(exc)))
         if recipe.method.r1 and recipe.train.compile:
             problem = (
                 "the R1 penalty differentiates D's gradient (a double backward), which "
@@ -168,7 +172,7 @@ class InfoGAN(Method):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Q's posterior per code (probabilities or means), concatenated."""
         _, q = self.discriminator(images)
-        parts = torch.split(q.float(), [c.q_dim for c in self.comps.codes], dim=1)
+        parts = self.comps.layout.split_q(q.float())
         return torch.cat(
             [c.representation(p) for c, p in zip(self.comps.codes, parts, strict=True)], dim=1
         )

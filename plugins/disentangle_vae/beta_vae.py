@@ -19,8 +19,8 @@ from pydantic import Field
 from torch import nn
 
 from disentangle import Method, MethodSetup, Params
-from disentangle.build import Components
 from disentangle.errors import Problem
+from disentangle.recipe.build import Components
 
 
 class BetaVAEParams(Params):

@@ -9,7 +9,9 @@ from pydantic import BaseModel
 
 from disentangle.components import Backbone, Dataset, LatentCode
 from disentangle.errors import DisentangleError, Problem
+from disentangle.layout import Layout
 from disentangle.plugins import host
+from disentangle.recipe.sections import Recipe
 
 
 @dataclass
@@ -25,12 +27,18 @@ class Components:
     value_range: tuple[float, float]
 
     @property
+    def layout(self) -> Layout:
+        """Where the noise and each code sit in G's input, Q's output and the
+        representation."""
+        return Layout.of(self.noise, self.codes, self.code_names)
+
+    @property
     def latent_dim(self) -> int:
-        return self.noise.dim + sum(c.dim for c in self.codes)
+        return self.layout.input_dim
 
     @property
     def q_dim(self) -> int:
-        return sum(c.q_dim for c in self.codes)
+        return self.layout.q_dim
 
 
 def code_label(spec: Any, index: int) -> str:
@@ -45,7 +53,7 @@ def _build(where: str, registry: Any, spec: BaseModel, problems: list[Problem]) 
         return None
 
 
-def _build_all(recipe: Any) -> tuple[Components | None, list[Problem]]:
+def _build_all(recipe: Recipe) -> tuple[Components | None, list[Problem]]:
     problems: list[Problem] = []
     noise = _build("noise", host.codes, recipe.noise, problems)
     codes = [_build(f"codes[{i}]", host.codes, c, problems) for i, c in enumerate(recipe.codes)]
@@ -64,7 +72,7 @@ def _build_all(recipe: Any) -> tuple[Components | None, list[Problem]]:
     return comps, problems
 
 
-def check_compatible(recipe: Any) -> list[Problem]:
+def check_compatible(recipe: Recipe) -> list[Problem]:
     """Problems between components: shapes, value ranges, latent sizes."""
     comps, problems = _build_all(recipe)
     if comps is None:
@@ -126,7 +134,7 @@ def check_compatible(recipe: Any) -> list[Problem]:
     return problems
 
 
-def build_components(recipe: Any) -> Components:
+def build_components(recipe: Recipe) -> Components:
     comps, problems = _build_all(recipe)
     if comps is None:
         raise DisentangleError("; ".join(str(p) for p in problems))
