@@ -45,9 +45,9 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from disentangle import Dataset, ImageData, Params, hookimpl
-from disentangle.build import build_components
 from disentangle.plugins import host
 from disentangle.recipe import BackboneFields, Train, read_toml, validate_recipe
+from disentangle.recipe.build import build_components
 from disentangle.run import Run
 from disentangle.training.device import resolve_device
 from disentangle.training.distributed import SINGLE
