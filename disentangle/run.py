@@ -10,9 +10,10 @@ from typing import Any
 import torch
 
 from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta, write_text_atomic
-from disentangle.errors import CheckpointError, RunDirError, warn
+from disentangle.errors import CheckpointError, RunDirError
 from disentangle.figures import render, sample_latents, traversal_latents
 from disentangle.method import Method, MethodSetup
+from disentangle.metrics_log import read_records
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import Components, build_components
@@ -175,33 +176,7 @@ class Run:
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every record of metrics.jsonl; a torn last line (a killed write) is dropped, warned."""
-        if not self.metrics_path.is_file():
-            return []
-        try:
-            text = self.metrics_path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise RunDirError(f"{self.metrics_path}: not UTF-8 text ({exc})") from None
-        lines = text.split("\n")
-        records = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if number == len(lines):  # no newline after it: a write that was cut short
-                    warn(f"{self.metrics_path}, line {number}: dropped a half-written record")
-                    continue
-                raise RunDirError(
-                    f"{self.metrics_path}, line {number}: not a JSON record ({exc})"
-                ) from None
-            if not _is_record(record):
-                raise RunDirError(
-                    f"{self.metrics_path}, line {number}: not a metrics record "
-                    "(an object with an integer iteration; mi, entropy and ceiling tables)"
-                )
-            records.append(record)
-        return records
+        return read_records(self.metrics_path)
 
     def load(self, checkpoint: str | Path | None = None, device: str = "cpu") -> Trained:
         """Rebuild the method's networks from a checkpoint (the latest by default)."""
@@ -243,16 +218,6 @@ class Run:
         t = trained or self.load()
         latents, cols = traversal_latents(t.components, code, rows, steps, span, seed)
         return render(t.generator, latents, t.components.value_range), cols
-
-
-def _is_record(record: Any) -> bool:
-    """An object with an integer iteration; its per-code tables (InfoGAN's mi, entropy and
-    ceiling), where the method logs them, are objects."""
-    return (
-        isinstance(record, dict)
-        and type(record.get("iteration")) is int
-        and all(isinstance(record[k], dict) for k in ("mi", "entropy", "ceiling") if k in record)
-    )
 
 
 def load_run(path: str | Path) -> Run:

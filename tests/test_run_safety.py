@@ -14,9 +14,10 @@ from disentangle_infogan.method import InfoGAN
 
 from disentangle.errors import RecipeError, RunDirError, TrainingError
 from disentangle.evaluate import evaluate
+from disentangle.metrics_log import json_line
 from disentangle.recipe import validate_recipe
 from disentangle.run import Run, load_run
-from disentangle.training.loop import json_line, resume, train
+from disentangle.training.loop import resume, train
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import sys
@@ -14,28 +13,27 @@ import torch
 
 from disentangle.checkpoint import (
     checkpoint_path,
-    load_checkpoint,
     prune_checkpoints,
     save_checkpoint,
     write_text_atomic,
 )
 from disentangle.errors import (
     CheckpointError,
-    DisentangleError,
     Problem,
     RecipeError,
-    RunDirError,
     TrainingError,
     warn,
 )
 from disentangle.evaluate import evaluate
 from disentangle.figures import render, sample_latents, save_grid, traversal_latents
+from disentangle.folder import check_folder, claim_folder
 from disentangle.method import Method, MethodSetup
+from disentangle.metrics_log import json_line, nonfinite_keys
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.sections import Recipe
-from disentangle.run import MANIFEST, Run
+from disentangle.run import Run
 from disentangle.training import distributed
 from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
@@ -43,36 +41,7 @@ from disentangle.training.device import resolve_device
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
-
-
-def nonfinite_keys(record: dict[str, Any], prefix: str = "") -> list[str]:
-    """The dotted keys of a record's non-finite numbers (nested tables included)."""
-    bad = []
-    for key, value in record.items():
-        where = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            bad += nonfinite_keys(value, where)
-        elif isinstance(value, float) and not math.isfinite(value):
-            bad.append(where)
-    return bad
-
-
-def json_line(record: dict[str, Any]) -> str:
-    """A record as one strict JSON line: a non-finite number becomes null, its key listed
-    under "nonfinite" (bare NaN tokens are not JSON)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
-
-    cleaned = clean(record)
-    bad = nonfinite_keys(record)
-    if bad:
-        cleaned["nonfinite"] = bad
-    return json.dumps(cleaned, allow_nan=False) + "\n"
+from disentangle.triage import check_shapes, newest_intact
 
 
 def train(
@@ -86,48 +55,13 @@ def train(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     run = Run(out if out is not None else Path("runs") / recipe.name)
-    _check_folder(run, overwrite)
+    check_folder(run, overwrite)
     trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
     if trainer.ranks.main:
-        _claim_folder(run)
+        claim_folder(run)
         trainer.write_recipe()
     distributed.barrier(trainer.ranks)
     return _finish(trainer, progress)
-
-
-def _check_folder(run: Run, overwrite: bool) -> None:
-    """Refuse a folder that holds a run (without --overwrite) or files that are not a run's."""
-    if run.path.exists() and not run.path.is_dir():
-        raise RunDirError(f"{run.path}: a file, not a folder; choose another --out")
-    if run.exists() or run.checkpoints():
-        if not overwrite:
-            raise RunDirError(
-                f"{run.path} already holds a run; pass --resume {run.path} to continue it, "
-                "--overwrite to replace it, or choose another --out"
-            )
-        run.written()  # an overwrite needs a readable manifest: check before loading data
-        if not run.manifest_path.is_file():
-            raise RunDirError(
-                f"{run.path} holds a run written without a manifest (an older version): "
-                "remove its files by hand, or choose another --out"
-            )
-    elif run.path.is_dir() and any(run.path.iterdir()):
-        raise RunDirError(
-            f"{run.path} is not empty and is not a run folder (no {MANIFEST}): a run goes into a "
-            "new or empty folder, so that no file of yours is overwritten or removed (not even "
-            "with --overwrite); choose another --out"
-        )
-
-
-def _claim_folder(run: Run) -> None:
-    """Make the folder, removing a previous run's files (only those its manifest lists)."""
-    if run.exists():
-        run.remove_written()
-    try:
-        run.path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunDirError(f"{run.path}: cannot make the run folder ({exc.strerror})") from None
-    run.claim()
 
 
 def resume(
@@ -145,7 +79,7 @@ def resume(
         recipe = validate_recipe(data, f"{run.recipe_path} (with --set overrides)")
         warn(f"{run.path} stopped before its first checkpoint: starting it from the beginning")
         return train(recipe, run.path, overwrite=True, progress=progress)
-    sidecar, state, meta, stored = _newest_intact(run)
+    sidecar, state, meta, stored = newest_intact(run)
     data = meta["recipe"]
     apply_overrides(data, overrides)
     recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
@@ -171,39 +105,6 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
             print(f"evaluating {', '.join(wanted.metrics)}{fast} …", file=sys.stderr)
         evaluate(run, wanted.metrics, fast=wanted.fast, chance=wanted.chance)
     return run
-
-
-def _newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]:
-    """The newest checkpoint that loads whole, saying which newer ones were skipped and why."""
-    skipped = []
-    for sidecar in reversed(run.checkpoints()):
-        try:
-            state, meta = load_checkpoint(sidecar)
-            stored = validate_recipe(copy.deepcopy(meta["recipe"]), str(sidecar))
-            _check_state(state, sidecar)
-        except DisentangleError as exc:
-            skipped.append(str(exc).replace("\n", " "))
-            continue
-        for reason in skipped:
-            warn(f"skipped a damaged checkpoint: {reason}")
-        if skipped:
-            warn(f"resuming from {sidecar.name} instead")
-        return sidecar, state, meta, stored
-    raise CheckpointError(
-        f"{run.checkpoints_dir}: no intact checkpoint to resume from:\n" + "\n".join(skipped)
-    )
-
-
-def _check_state(state: Any, sidecar: Path) -> None:
-    """The training state is a table of parts with the random states (the method's parts are
-    checked when they load)."""
-    if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
-        raise CheckpointError(f"{sidecar}: the training state is not a table of parts")
-    if not isinstance(state.get("rng"), dict):
-        raise CheckpointError(f"{sidecar}: the training state lacks 'rng'")
-    rng = state["rng"]
-    if not all(isinstance(rng.get(k), torch.Tensor) for k in ("torch", "sampler")):
-        raise CheckpointError(f"{sidecar}: the training state lacks its random states")
 
 
 class Trainer:
@@ -294,7 +195,7 @@ class Trainer:
             if part not in state:
                 raise CheckpointError(f"{source}: the training state lacks {part!r}")
         for part, module in m.networks.items():
-            _check_shapes(part, module, state[part], overrides, source)
+            check_shapes(part, module, state[part], overrides, source)
         try:
             for part, module in m.networks.items():
                 module.load_state_dict(state[part])
@@ -472,31 +373,3 @@ class Trainer:
             self.board.close()
         distributed.stop(self.ranks)
         return self.run
-
-
-def _check_shapes(
-    part: str,
-    module: torch.nn.Module,
-    saved: dict[str, Any],
-    overrides: list[str] | tuple[str, ...],
-    source: Path | None,
-) -> None:
-    """Refuse, before loading, a checkpoint whose tensors do not fit the recipe's networks."""
-    for key, value in module.state_dict().items():
-        got = saved.get(key)
-        if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(value.shape):
-            continue
-        found = f"{list(got.shape)}" if isinstance(got, torch.Tensor) else "nothing"
-        where = f"{part}.{key}: the checkpoint has {found}, the recipe needs {list(value.shape)}"
-        if overrides:
-            raise RecipeError(
-                "--set",
-                [
-                    Problem(
-                        " ".join(overrides),
-                        f"changes the networks ({where}); such an override cannot be applied "
-                        "on resume: start a new run instead",
-                    )
-                ],
-            )
-        raise CheckpointError(f"{source}: the weights do not fit the recipe ({where})")
