@@ -11,12 +11,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from disentangle import cli
 from disentangle.checkpoint import load_checkpoint
-from disentangle.cli import app
+from disentangle.cli import add_plugin_commands, app
+from disentangle.cli import training as cli_training
 
 runner = CliRunner()
-cli.add_plugin_commands(app)  # as `main` does for every command the core does not define
+add_plugin_commands(app)  # as `main` does for every command the core does not define
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -277,7 +277,7 @@ def test_nproc_relaunches_under_torchrun_with_every_other_flag(
     tiny_toml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     launched: list[tuple[int, list[str]]] = []
-    monkeypatch.setattr(cli, "_torchrun", lambda n, args: launched.append((n, args)) or 0)
+    monkeypatch.setattr(cli_training, "_torchrun", lambda n, args: launched.append((n, args)) or 0)
     given = ["--set", "train.iterations=2", "--set", "train.seed=3", "--variant", "small"]
     given += ["--out", str(tmp_path / "o"), "--overwrite", "--quiet"]
     code, output = invoke("run", str(tiny_toml), "--nproc", "2", *given)
@@ -289,5 +289,5 @@ def test_nproc_relaunches_under_torchrun_with_every_other_flag(
 def test_nproc_refuses_the_flags_one_launch_cannot_run(
     flags: list[str], tiny_toml: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_torchrun", lambda n, args: pytest.fail("launched"))
+    monkeypatch.setattr(cli_training, "_torchrun", lambda n, args: pytest.fail("launched"))
     assert_clean_failure(*invoke("run", str(tiny_toml), "--nproc", "2", *flags), "--seeds")

@@ -1,6 +1,8 @@
 """The plugins' side of the layering (docs/plugins.md): a plugin imports the toolkit's public
 modules, never the command-line program (`disentangle.cli`), and never another plugin, so each
-one can be left out (DISENTANGLE_PLUGINS) without breaking the others."""
+one can be left out (DISENTANGLE_PLUGINS) without breaking the others; and the core's side
+(docs/architecture.md): no import cycle, not even one hidden in a function, and no module
+over 400 lines."""
 
 from __future__ import annotations
 
@@ -56,3 +58,87 @@ def test_a_plugin_imports_neither_the_cli_nor_another_plugin(package: Path) -> N
         if (why := forbidden(package.name, module))
     ]
     assert not problems, "\n".join(problems)
+
+
+CORE = ROOT / "disentangle"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def lazy_names(init: Path) -> dict[str, str]:
+    """A package's lazily exported names (a `{"Name": "module"}` table in its __init__)."""
+    found: dict[str, str] = {}
+    for node in ast.walk(ast.parse(init.read_text())):
+        if (
+            isinstance(node, ast.Dict)
+            and node.keys
+            and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys)
+        ):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found[key.value] = value.value
+    return found
+
+
+def core_graph() -> dict[str, set[str]]:
+    """Each core module's imports of other core modules, function-level and type-checking
+    imports included; a name a package exports lazily counts as its module's import."""
+    modules = {module_name(p): p for p in CORE.rglob("*.py")}
+    lazy = {m: lazy_names(p) for m, p in modules.items() if p.name == "__init__.py"}
+
+    def resolve(package: str, name: str) -> str | None:
+        if f"{package}.{name}" in modules:
+            return f"{package}.{name}"
+        target = lazy.get(package, {}).get(name)
+        for candidate in (f"{package}.{target}", target):
+            if candidate in modules:
+                return candidate
+        return package if package in modules else None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets |= {t for a in node.names if (t := resolve(node.module, a.name))}
+        graph[name] = targets - {name}
+    return graph
+
+
+def test_the_core_has_no_import_cycle() -> None:
+    graph, state, path = core_graph(), {}, []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+def test_the_scan_finds_a_cycle_hidden_in_a_function() -> None:
+    source = "def f():\n    from disentangle.a import x\n"
+    assert imported(source) == ["disentangle.a"]
+
+
+def test_no_core_module_is_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in sorted(CORE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, f"split these modules: {long}"

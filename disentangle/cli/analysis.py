@@ -1,0 +1,219 @@
+"""`disentangle eval`, `curve`, `compare`, `report`, `table` and `select`: a run's numbers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from disentangle.bounds import MAX_SEED
+from disentangle.console import out, user_errors
+from disentangle.errors import DisentangleError
+
+if TYPE_CHECKING:
+    pass
+from disentangle.cli.app import Device, Fast, Metrics, MetricSeed, app
+from disentangle.cli.show import show_scores, show_sweep_table
+
+
+@app.command("eval")
+def eval_(
+    run_or_checkpoint: Annotated[Path, typer.Argument(help="Run folder or checkpoint .json.")],
+    metric: Metrics = None,
+    split: Annotated[str | None, typer.Option(help="Dataset split (default: test).")] = None,
+    seed: MetricSeed = 0,
+    fast: Fast = False,
+    chance: Annotated[
+        bool, typer.Option(help="Also score noise: each metric's chance level.")
+    ] = False,
+    device: Device = "cpu",
+    inception_weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="The Inception weights file (pt_inception-2015-12-05-6726825d.pth) for fid, "
+            "inception_score and kid; or set DISENTANGLE_INCEPTION_WEIGHTS."
+        ),
+    ] = None,
+) -> None:
+    """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
+    with user_errors():
+        from disentangle.evaluate import evaluate
+
+        if inception_weights is not None:
+            if not inception_weights.is_file():
+                raise DisentangleError(f"--inception-weights {inception_weights}: no such file")
+            os.environ["DISENTANGLE_INCEPTION_WEIGHTS"] = str(inception_weights)
+
+        report = evaluate(
+            run_or_checkpoint,
+            metric,
+            split=split,
+            seed=seed,
+            fast=fast,
+            device=device,
+            chance=chance,
+        )
+        show_scores(report)
+
+
+@app.command()
+def curve(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    metric: Metrics = None,
+    every: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only checkpoints at multiples of this iteration."),
+    ] = None,
+    seed: MetricSeed = 0,
+    fast: Fast = False,
+    device: Device = "cpu",
+    literature: Annotated[
+        str | None,
+        typer.Option(
+            "--published",
+            help="Draw this dataset's published numbers (default: the run's dataset's).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="PNG path (default RUN/curve.png).")
+    ] = None,
+) -> None:
+    """Metrics over a run's kept checkpoints: RUN/curve.json (resumed if stopped), a table, and
+    a plot with the published numbers beside."""
+    with user_errors():
+        from disentangle.curve import curve_plot, metric_curve
+        from disentangle.literature import published
+        from disentangle.plugins import host
+        from disentangle.run import load_run
+
+        run = load_run(run_dir)
+        if literature is not None and literature not in host.datasets.names():
+            raise DisentangleError(f"--published {literature}: no dataset of that name")
+        result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
+        keys = sorted(
+            {(m, s) for p in result["points"] for m, v in p["metrics"].items() for s in v}
+        )
+        points = result["points"]
+        table = Table("score", *(str(p["iteration"]) for p in points), title=f"{run.path}")
+        for m, s in keys:  # one row per score, one column per checkpoint
+            values = [p["metrics"].get(m, {}).get(s) for p in points]
+            table.add_row(s, *("" if v is None else f"{v:.3f}" for v in values))
+        out.print(table)
+        dataset = literature or run.recipe().dataset.type
+        path = output or run.note(run.path / "curve.png")
+        out.print(f"wrote {curve_plot(result, published(dataset), path)}")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
+    output: Annotated[Path, typer.Option("--out", help="PNG path.")] = Path("mi-compare.png"),
+) -> None:
+    """Plot the L_I curves of several runs together, against H(c) (paper Figure 1), and print
+    their final L_I and eval.json scores side by side (as `disentangle table`)."""
+    with user_errors():
+        from disentangle.plots import mi_curves
+        from disentangle.run import load_run
+        from disentangle.table import sweep_table
+
+        loaded = [load_run(r) for r in runs]
+        out.print(f"wrote {mi_curves(loaded, output)}")
+        show_sweep_table(sweep_table(loaded))
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders: the seeds of one recipe.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Markdown file (default report.md, unless --html is given)."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also (or only, without --out) one self-contained HTML page: traversal "
+            "sliders, scores, curves; several runs (seeds or a grid) in a sortable table."
+        ),
+    ] = None,
+) -> None:
+    """One Markdown page for seeds of a recipe: scores as mean ± std beside chance, what each
+    code captures, the traversal figure and the L_I curves (each run needs its eval.json);
+    with --html, a page to open in a browser."""
+    with user_errors():
+        from disentangle.html_report import write_html_report
+        from disentangle.report import write_report
+        from disentangle.run import Run
+
+        if html is not None:
+            command = " ".join(["disentangle report", *map(str, runs), "--html", str(html)])
+            out.print(f"wrote {write_html_report([Run(r) for r in runs], html, command)}")
+        if output is not None or html is None:
+            markdown = output or Path("report.md")
+            command = " ".join(["disentangle report", *map(str, runs), "--out", str(markdown)])
+            out.print(f"wrote {write_report([Run(r) for r in runs], markdown, command)}")
+
+
+@app.command()
+def table(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, e.g. a sweep's.")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(help="An eval.json metric to show (repeatable; default: all)."),
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the table as CSV here.")
+    ] = None,
+) -> None:
+    """One table of runs: final L_I and eval.json scores, grouped by the recipe values that
+    differ between them, mean ± std over seeds."""
+    with user_errors():
+        from disentangle.run import load_run
+        from disentangle.table import sweep_table
+
+        result = sweep_table([load_run(r) for r in runs], metric)
+        show_sweep_table(result)
+        if csv_path is not None:
+            result.write_csv(csv_path)
+            out.print(f"wrote {csv_path}")
+
+
+@app.command()
+def select(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders: a seed or settings sweep.")],
+    groups: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Groups of images per teacher.")
+    ] = 500,
+    group_size: Annotated[int, typer.Option(min=2, max=10_000, help="Images per group.")] = 100,
+    std_images: Annotated[
+        int, typer.Option(min=2, max=1_000_000, help="Images for each column's std.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents.")] = 0,
+    device: Device = "cpu",
+) -> None:
+    """Choose the most central run without labels (ModelCentrality, InfoGAN-CR): each run's
+    generator is ground truth for the others' FactorVAE score; the medoid wins."""
+    with user_errors():
+        from disentangle.run import load_run
+        from disentangle.select import model_centrality
+
+        result = model_centrality(
+            [load_run(r) for r in runs],
+            groups=groups,
+            group_size=group_size,
+            std_images=std_images,
+            seed=seed,
+            device=device,
+        )
+        table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
+        table.add_column("run")
+        for i in range(len(result.runs)):
+            table.add_column(f"teacher {i + 1}", justify="right")
+        table.add_column("centrality", justify="right")
+        for i, name in enumerate(result.runs):
+            cells = ["" if v is None else f"{v:.3f}" for v in result.scores[i]]
+            table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
+        out.print(table)
+        out.print(f"most central: {result.chosen}")

@@ -1,0 +1,37 @@
+"""What the commands print about runs: an eval report's scorecard, a sweep's table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from disentangle.console import out
+
+
+def show_scores(report: dict[str, Any]) -> None:
+    """The scores of an eval.json report, beside their chance levels when measured."""
+    chance = report.get("chance") or {}
+    columns = ["metric", "score", "value"] + (["chance"] if chance else [])
+    title = f"{report['run']} at iteration {report['iteration']} on {report['dataset']}"
+    table = Table(*columns, title=title)
+    for name, scores in report["metrics"].items():
+        for key, value in scores.items():
+            noise = chance.get(name, {}).get(key)
+            table.add_row(name, key, f"{value:.4f}", *([f"{noise:.4f}"] if chance else []))
+    out.print(table)
+    codes = report.get("codes") or {}
+    if codes:
+        found = ", ".join(f"{code} → {m['factor']} ({m['nmi']:.2f})" for code, m in codes.items())
+        out.print(f"codes and the factor each matches best (normalised MI): {found}")
+    for name, reason in report["skipped"].items():
+        out.print(f"[dim]skipped {name}: {reason}[/]")
+
+
+def show_sweep_table(table: Any) -> None:
+    """A sweep's groups: the swept values, the runs, each column as mean ± std."""
+    out_table = Table(*table.swept, "runs", *table.columns, title="mean ± std over seeds")
+    for g in table.groups:
+        cells = [f"{g.mean[c]:.3f} ± {g.std[c]:.3f}" if c in g.mean else "" for c in table.columns]
+        out_table.add_row(*map(str, g.values), str(len(g.runs)), *cells)
+    out.print(out_table)
