@@ -4,6 +4,7 @@ paths, keys that moved into [method], and the checks that span components and th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Union
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model
@@ -22,7 +23,7 @@ from disentangle.recipe.sections import (
     Recipe,
     Train,
 )
-from disentangle.registry import Choice, Registry, UnknownNameError
+from disentangle.registry import Choice, Entry, Registry, UnknownNameError
 
 
 def _nothing_registered(kind: str) -> Any:
@@ -35,8 +36,14 @@ def _nothing_registered(kind: str) -> Any:
     return Annotated[Any, AfterValidator(fail)]
 
 
-def _union(registry: Registry[Any], base: type[BaseModel] | None) -> Any:
-    models = [e.spec_model(base) for e in registry.entries()]
+def _union(
+    registry: Registry[Any],
+    base: type[BaseModel] | None,
+    fields: Callable[[Entry[Any]], dict[str, Any]] | None = None,
+) -> Any:
+    """A discriminated union (by `type`) of the registry's params models, each with `base`'s
+    fields and `fields(entry)` in place of its own of the same names."""
+    models = [e.spec_model(base, fields(e) if fields else None) for e in registry.entries()]
     if not models:
         return _nothing_registered(registry.kind)
     if len(models) == 1:
@@ -54,27 +61,19 @@ def choices(params: type[BaseModel]) -> dict[str, Choice]:
     }
 
 
-def _method_union() -> Any:
-    """The methods' params, each choice field validated by its registry's params."""
-    models = []
-    for entry in host.methods.entries():
-        fields = {
-            name: (
-                _union(host.registries[choice.registry], None),
-                Field(
-                    entry.params.model_fields[name].default,
-                    validate_default=True,
-                    description=entry.params.model_fields[name].description,
-                ),
-            )
-            for name, choice in choices(entry.params).items()
-        }
-        models.append(entry.spec_model(None, fields))
-    if not models:
-        return _nothing_registered(host.methods.kind)
-    if len(models) == 1:
-        return models[0]
-    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+def _choice_fields(entry: Entry[Any]) -> dict[str, Any]:
+    """A method's choice fields, each validated by its registry's params."""
+    return {
+        name: (
+            _union(host.registries[choice.registry], None),
+            Field(
+                entry.params.model_fields[name].default,
+                validate_default=True,
+                description=entry.params.model_fields[name].description,
+            ),
+        )
+        for name, choice in choices(entry.params).items()
+    }
 
 
 def _code_base(method: str | None) -> type[BaseModel]:
@@ -100,7 +99,7 @@ def recipe_model(method: str | None = DEFAULT_METHOD) -> type[Recipe]:
         ),
         "description": (str, ""),
         "method": (
-            _method_union(),
+            _union(host.methods, None, _choice_fields),
             Field({"type": DEFAULT_METHOD}, validate_default=True),
         ),
         "noise": (_union(host.codes, None), ...),
