@@ -17,6 +17,13 @@ __version__ = "0.1.0"
 _LAZY = {
     "Method": "disentangle.method",
     "MethodSetup": "disentangle.method",
+    "Iterations": "disentangle.method",
+    "Updater": "disentangle.training.update",
+    "Components": "disentangle.recipe.build",
+    "Layout": "disentangle.layout",
+    "split_q": "disentangle.layout",
+    "Choice": "disentangle.registry",
+    "Problem": "disentangle.errors",
     "LatentCode": "disentangle.components",
     "Backbone": "disentangle.components",
     "Dataset": "disentangle.components",

@@ -21,9 +21,8 @@ from abc import abstractmethod
 
 import torch
 
-from disentangle import LatentCode, MIEstimator, Params
+from disentangle import LatentCode, MIEstimator, Params, split_q
 from disentangle.errors import DisentangleError
-from disentangle.layout import split_q
 
 
 class ContrastiveParams(Params):

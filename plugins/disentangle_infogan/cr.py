@@ -33,10 +33,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from disentangle import Backbone
+from disentangle import Backbone, Components, Iterations, MethodSetup
 from disentangle.errors import Problem
-from disentangle.method import Iterations, MethodSetup
-from disentangle.recipe.build import Components
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from disentangle import LatentCode, MIEstimator, Params
-from disentangle.layout import split_q
+from disentangle import LatentCode, MIEstimator, Params, split_q
 
 
 class VariationalParams(Params):

@@ -44,11 +44,8 @@ from pydantic import Field
 from torch import nn
 
 import disentangle
-from disentangle import Params
+from disentangle import Choice, Components, Method, MethodSetup, Params
 from disentangle.errors import DisentangleError, Problem
-from disentangle.method import Method, MethodSetup
-from disentangle.recipe.build import Components
-from disentangle.registry import Choice
 from disentangle_infogan.augment import Policy, augment
 
 #: G's input and, code by code, its part of it

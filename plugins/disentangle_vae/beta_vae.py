@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from disentangle import Method, MethodSetup, Params
+from disentangle import Components, Method, MethodSetup, Params
 from disentangle.errors import Problem
-from disentangle.recipe.build import Components
 
 
 class BetaVAEParams(Params):

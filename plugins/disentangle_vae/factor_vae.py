@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from disentangle.method import MethodSetup
+from disentangle import MethodSetup
 from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from pydantic import Field, model_validator
 
-from disentangle.method import Iterations, MethodSetup
+from disentangle import Iterations, MethodSetup
 from disentangle_vae.beta_vae import BetaVAE, BetaVAEParams
 
 
