@@ -37,8 +37,8 @@ from typing import Any
 
 import torch
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.recipe import validate_recipe
+from disentangle.run.checkpoint import load_checkpoint
 from disentangle.training.loop import train
 
 GRID = {

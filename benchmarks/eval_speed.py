@@ -33,8 +33,8 @@ from rich.console import Console
 from rich.table import Table
 
 from disentangle import EvalContext
+from disentangle.analysis.evaluate import default_metric, eval_context
 from disentangle.errors import DisentangleError
-from disentangle.evaluate import default_metric, eval_context
 from disentangle.plugins import host
 from disentangle.run import load_run
 

@@ -45,12 +45,11 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from disentangle import Dataset, ImageData, Params, hookimpl
+from disentangle.device import resolve_device
 from disentangle.plugins import host
 from disentangle.recipe import BackboneFields, Train, read_toml, validate_recipe
 from disentangle.recipe.build import build_components
 from disentangle.run import Run
-from disentangle.training.device import resolve_device
-from disentangle.training.distributed import SINGLE
 from disentangle.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -400,7 +399,7 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device("auto", SINGLE)
+    device = resolve_device("auto")
     if args.profile and device.type != "cpu":
         sys.exit("--profile splits CPU time: it measures nothing useful on " + str(device))
     peak_samples: dict[str, list[float]] = {name: [] for name in PRECISIONS}

@@ -18,7 +18,7 @@ _LAZY = {
     "Method": "disentangle.method",
     "MethodSetup": "disentangle.method",
     "Iterations": "disentangle.method",
-    "Updater": "disentangle.training.update",
+    "Updater": "disentangle.update",
     "Components": "disentangle.recipe.build",
     "Layout": "disentangle.layout",
     "split_q": "disentangle.layout",
@@ -39,9 +39,9 @@ _LAZY = {
     "train": "disentangle.training.loop",
     "Run": "disentangle.run",
     "load_run": "disentangle.run",
-    "evaluate": "disentangle.evaluate",
-    "Published": "disentangle.literature",
-    "published": "disentangle.literature",
+    "evaluate": "disentangle.analysis.evaluate",
+    "Published": "disentangle.analysis.literature",
+    "published": "disentangle.analysis.literature",
 }
 _REGISTRIES = ("methods", "codes", "backbones", "datasets", "estimators", "metrics")
 

@@ -23,7 +23,7 @@ from disentangle.errors import Problem
 from disentangle.recipe.build import Components
 from disentangle.recipe.sections import Recipe
 from disentangle.registry import Params
-from disentangle.training.update import Updater
+from disentangle.update import Updater
 
 
 @dataclass

@@ -106,12 +106,6 @@ def seed_folder(recipe: Recipe, seed: int, out: Path | None) -> Path:
     return Path(f"{out}-seed{seed}") if out else Path("runs") / f"{recipe.name}-seed{seed}"
 
 
-def final_mi(run: Run) -> dict[str, float]:
-    """L_I per code at the last logged iteration."""
-    records = run.metrics()
-    return records[-1].get("mi", {}) if records else {}
-
-
 def seeds_plan(recipe: Recipe, seeds: list[int], out: Path | None) -> list[tuple[Recipe, Path]]:
     """Each seed's recipe and folder: `OUT-seedN` (or runs/NAME-seedN)."""
     return [(seed_recipe(recipe, seed), seed_folder(recipe, seed, out)) for seed in seeds]

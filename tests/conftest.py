@@ -142,9 +142,9 @@ def whole_and_resumed(
     data: dict[str, Any], folder: Path, cut: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The final checkpoint states of `data` trained whole and trained to `cut` then resumed."""
-    from disentangle.checkpoint import load_checkpoint
     from disentangle.recipe import validate_recipe
     from disentangle.run import load_run
+    from disentangle.run.checkpoint import load_checkpoint
     from disentangle.training.loop import resume, train
 
     whole = train(validate_recipe(data), folder / "whole")

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from disentangle import Discriminator
-from disentangle.checkpoint import load_checkpoint, save_checkpoint
+from disentangle.run.checkpoint import load_checkpoint, save_checkpoint
 
 LATENT = 5 + 5  # 5 unregularised noise dims + 5 regularised U(−1, 1) codes
 Q_DIM = 5  # one mean per code: their posterior std is fixed at 1

@@ -823,7 +823,7 @@ def recipe_json(content: bytes | None) -> Setup:
 
 
 def lr_applied(ctx: Ctx, output: str) -> None:
-    from disentangle.checkpoint import load_checkpoint
+    from disentangle.run.checkpoint import load_checkpoint
 
     newest = sorted((ctx.run / "checkpoints").glob("ckpt-*.json"))[-1]
     assert newest.name == "ckpt-0000008.json"

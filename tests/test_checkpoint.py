@@ -10,8 +10,9 @@ import pytest
 import torch
 from safetensors import SafetensorError
 
-from disentangle import checkpoint
-from disentangle.checkpoint import (
+from disentangle.errors import CheckpointError
+from disentangle.run import checkpoint
+from disentangle.run.checkpoint import (
     join_tensors,
     list_checkpoints,
     load_checkpoint,
@@ -19,7 +20,6 @@ from disentangle.checkpoint import (
     save_checkpoint,
     split_tensors,
 )
-from disentangle.errors import CheckpointError
 
 META = {"recipe": {"name": "x"}}
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import add_plugin_commands, app
 from disentangle.cli import training as cli_training
+from disentangle.run.checkpoint import load_checkpoint
 
 runner = CliRunner()
 add_plugin_commands(app)  # as `main` does for every command the core does not define
@@ -237,7 +237,7 @@ def test_data_prepare_loads_a_dataset_and_reports_bad_params(tmp_path: Path) -> 
 def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) -> None:
     from sklearn.datasets import load_digits
 
-    from disentangle.prepare import prepare_dataset
+    from disentangle.recipe.prepare import prepare_dataset
 
     code, output = invoke("data", "digits", str(tmp_path))
     assert code == 0, output
@@ -250,8 +250,8 @@ def test_data_digits_writes_real_digits_the_mnist_dataset_reads(tmp_path: Path) 
 def test_concurrent_seeds_match_sequential_ones(tiny_toml: Path, tmp_path: Path) -> None:
     """Bit for bit, so both ways train at the same thread count (each of the two workers gets
     half the cores): another count may sum in another order on some CPUs."""
-    from disentangle.checkpoint import load_checkpoint
     from disentangle.run import Run
+    from disentangle.run.checkpoint import load_checkpoint
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
     for jobs in ("1", "2"):

@@ -13,11 +13,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from disentangle.analysis.codemap import binned, factor_matches
+from disentangle.analysis.evaluate import evaluate
 from disentangle.cli import app
-from disentangle.codemap import binned, factor_matches
 from disentangle.components import EvalContext
 from disentangle.errors import RecipeError
-from disentangle.evaluate import evaluate
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train

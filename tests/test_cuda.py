@@ -18,7 +18,7 @@ import pytest
 import torch
 from conftest import whole_and_resumed
 
-from disentangle.evaluate import evaluate
+from disentangle.analysis.evaluate import evaluate
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
 from disentangle.training.loop import train

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from disentangle import curve as curve_module
+from disentangle.analysis import curve as curve_module
+from disentangle.analysis.curve import metric_curve
+from disentangle.analysis.evaluate import evaluate
 from disentangle.cli import app
-from disentangle.curve import metric_curve
-from disentangle.evaluate import evaluate
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
 from disentangle.training.loop import train

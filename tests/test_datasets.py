@@ -14,8 +14,8 @@ from layouts import write_split
 from pydantic import ValidationError
 
 from disentangle import Dataset
+from disentangle.analysis.evaluate import eval_dataset
 from disentangle.errors import DatasetError
-from disentangle.evaluate import eval_dataset
 from disentangle.plugins import host
 
 IDX_FOLDERS = [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.run import Run
+from disentangle.run.checkpoint import load_checkpoint
 
 WORKER = Path(__file__).parent / "dist_worker.py"
 

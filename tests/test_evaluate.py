@@ -13,8 +13,8 @@ from layouts import write_split
 from torch import nn
 from typer.testing import CliRunner
 
+from disentangle.analysis.evaluate import evaluate, in_place_activations
 from disentangle.cli import app
-from disentangle.evaluate import evaluate, in_place_activations
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from disentangle.checkpoint import load_checkpoint
+from disentangle.run.checkpoint import load_checkpoint
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "docs" / "example-plugin"
 

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from scipy import linalg
 from test_cli import assert_clean_failure, invoke
 
-from disentangle.evaluate import eval_context
+from disentangle.analysis.evaluate import eval_context
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import torch
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
+from disentangle.run.checkpoint import load_checkpoint
 from disentangle.training.loop import train
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
@@ -28,7 +28,7 @@ KILLER = """
 import os, signal, sys
 from pathlib import Path
 
-from disentangle import checkpoint
+from disentangle.run import checkpoint
 from disentangle.cli import app
 from disentangle_infogan.method import InfoGAN
 

@@ -34,8 +34,8 @@ DOCUMENTED = {
     "disentangle.errors",
     "disentangle.bounds",
     "disentangle.console",
-    "disentangle.checkpoint",
-    "disentangle.prepare",
+    "disentangle.run.checkpoint",
+    "disentangle.recipe.prepare",
 }
 
 

@@ -17,13 +17,13 @@ from test_bad_input import dump_toml
 from typer.testing import CliRunner
 
 from disentangle import LatentCode, Params
-from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 from disentangle.errors import RecipeError
 from disentangle.plugins import host
 from disentangle.recipe import to_data, validate_recipe
 from disentangle.recipe.moved import MOVED, upgrade_stored
 from disentangle.run import load_run
+from disentangle.run.checkpoint import load_checkpoint
 from disentangle.training.loop import train
 
 runner = CliRunner()

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import SMALL_IMAGES, checkpointed, tiny_grid
 
+from disentangle.analysis.evaluate import evaluate
 from disentangle.errors import RecipeError
-from disentangle.evaluate import evaluate
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import resume, train

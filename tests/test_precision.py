@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from disentangle.training.precision import WeightCopies
+from disentangle.precision import WeightCopies
 
 
 def model() -> nn.Sequential:

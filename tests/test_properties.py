@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from test_bad_input import DROP, dump_toml, replaced
 from typer.testing import CliRunner
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.cli import app
 from disentangle.errors import DisentangleError
 from disentangle.recipe import apply_overrides, load_recipe, validate_recipe
 from disentangle.run import load_run
+from disentangle.run.checkpoint import load_checkpoint
 
 FUZZ = settings(
     max_examples=100,

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from disentangle import Published, hookimpl
+from disentangle.analysis.evaluate import evaluate
+from disentangle.analysis.literature import published
 from disentangle.cli import app
 from disentangle.errors import DisentangleError
-from disentangle.evaluate import evaluate
-from disentangle.literature import published
 from disentangle.plugins import PluginHost, host
 from disentangle.recipe import load_recipe, validate_recipe
 from disentangle.training.loop import train
@@ -119,7 +119,7 @@ def test_published_numbers_stand_beside_the_measured_ones(
 ) -> None:
     lab = PluginHost()
     lab.add(Lab(), name="lab")
-    monkeypatch.setattr("disentangle.literature.host", lab)
+    monkeypatch.setattr("disentangle.analysis.literature.host", lab)
     out = tmp_path / "tiny.md"
     assert runner.invoke(app, ["report", *map(str, seeds), "--out", str(out)]).exit_code == 0
     page = out.read_text()
@@ -140,7 +140,7 @@ def test_a_plugins_malformed_published_number_is_named(monkeypatch: pytest.Monke
 
     broken = PluginHost()
     broken.add(Broken(), name="broken")
-    monkeypatch.setattr("disentangle.literature.host", broken)
+    monkeypatch.setattr("disentangle.analysis.literature.host", broken)
     with pytest.raises(DisentangleError, match=r"plugin 'broken': published result 0 .*value"):
         published()
 
@@ -153,7 +153,7 @@ def test_a_plugin_whose_published_hook_fails_is_named(monkeypatch: pytest.Monkey
 
     failing = PluginHost()
     failing.add(Failing(), name="failing")
-    monkeypatch.setattr("disentangle.literature.host", failing)
+    monkeypatch.setattr("disentangle.analysis.literature.host", failing)
     with pytest.raises(DisentangleError, match=r"plugin 'failing': published_results\(\) failed: "
                        r"KeyError"):  # fmt: skip
         published()

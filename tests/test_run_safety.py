@@ -12,11 +12,11 @@ import pytest
 import torch
 from disentangle_infogan.method import InfoGAN
 
+from disentangle.analysis.evaluate import evaluate
 from disentangle.errors import RecipeError, RunDirError, TrainingError
-from disentangle.evaluate import evaluate
-from disentangle.metrics_log import json_line
 from disentangle.recipe import validate_recipe
 from disentangle.run import Run, load_run
+from disentangle.run.metrics_log import json_line
 from disentangle.training.loop import resume, train
 
 

@@ -11,11 +11,16 @@ import torch
 from conftest import TINY_RECIPE
 from test_cli import assert_clean_failure, invoke
 
+from disentangle.analysis.select import (
+    TeacherData,
+    factor_vae_score,
+    group_latents,
+    model_centrality,
+)
 from disentangle.errors import DisentangleError
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import build_components
 from disentangle.run import Run
-from disentangle.select import TeacherData, factor_vae_score, group_latents, model_centrality
 from disentangle.training.loop import train
 
 SMALL = {"groups": 12, "group_size": 8, "std_images": 64}

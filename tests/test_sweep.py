@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from test_cli import assert_clean_failure, invoke
 
+from disentangle.analysis.table import flat, sweep_table
 from disentangle.errors import DisentangleError
 from disentangle.run import load_run
 from disentangle.sweep import MAX_POINT_NAME, grid_points, parse_grid, point_label, point_name
-from disentangle.table import flat, sweep_table
 
 
 def test_a_grid_is_the_product_of_its_axes() -> None:

@@ -1,4 +1,4 @@
-"""The optimizer step every method shares (disentangle/training/update.py): each method trains
+"""The optimizer step every method shares (disentangle/update.py): each method trains
 in the recipe's precision and memory format, and a resume gives each optimizer the recipe's
 settings back."""
 
@@ -15,7 +15,7 @@ from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import build_components
-from disentangle.training.update import Updater
+from disentangle.update import Updater
 
 CPU = torch.device("cpu")
 VAES = ["beta_vae", "annealed_vae", "beta_tcvae", "dip_vae", "factor_vae"]

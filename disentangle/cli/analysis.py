@@ -40,7 +40,7 @@ def eval_(
 ) -> None:
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
     with user_errors():
-        from disentangle.evaluate import evaluate
+        from disentangle.analysis.evaluate import evaluate
 
         if inception_weights is not None:
             if not inception_weights.is_file():
@@ -84,8 +84,8 @@ def curve(
     """Metrics over a run's kept checkpoints: RUN/curve.json (resumed if stopped), a table, and
     a plot with the published numbers beside."""
     with user_errors():
-        from disentangle.curve import curve_plot, metric_curve
-        from disentangle.literature import published
+        from disentangle.analysis.curve import curve_plot, metric_curve
+        from disentangle.analysis.literature import published
         from disentangle.plugins import host
         from disentangle.run import load_run
 
@@ -115,9 +115,9 @@ def compare(
     """Plot the L_I curves of several runs together, against H(c) (paper Figure 1), and print
     their final L_I and eval.json scores side by side (as `disentangle table`)."""
     with user_errors():
-        from disentangle.plots import mi_curves
+        from disentangle.analysis.plots import mi_curves
+        from disentangle.analysis.table import sweep_table
         from disentangle.run import load_run
-        from disentangle.table import sweep_table
 
         loaded = [load_run(r) for r in runs]
         out.print(f"wrote {mi_curves(loaded, output)}")
@@ -143,8 +143,8 @@ def report(
     code captures, the traversal figure and the L_I curves (each run needs its eval.json);
     with --html, a page to open in a browser."""
     with user_errors():
-        from disentangle.html_report import write_html_report
-        from disentangle.report import write_report
+        from disentangle.analysis.html_report import write_html_report
+        from disentangle.analysis.report import write_report
         from disentangle.run import Run
 
         if html is not None:
@@ -170,8 +170,8 @@ def table(
     """One table of runs: final L_I and eval.json scores, grouped by the recipe values that
     differ between them, mean ± std over seeds."""
     with user_errors():
+        from disentangle.analysis.table import sweep_table
         from disentangle.run import load_run
-        from disentangle.table import sweep_table
 
         result = sweep_table([load_run(r) for r in runs], metric)
         show_sweep_table(result)
@@ -196,8 +196,8 @@ def select(
     """Choose the most central run without labels (ModelCentrality, InfoGAN-CR): each run's
     generator is ground truth for the others' FactorVAE score; the medoid wins."""
     with user_errors():
+        from disentangle.analysis.select import model_centrality
         from disentangle.run import load_run
-        from disentangle.select import model_centrality
 
         result = model_centrality(
             [load_run(r) for r in runs],

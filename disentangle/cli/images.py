@@ -55,7 +55,7 @@ def _traversals(
     gif: bool,
     folder: Path,
 ) -> list[Path]:
-    from disentangle.figures import save_gif, save_grid
+    from disentangle.run.figures import save_gif, save_grid
 
     names = trained.components.code_names
     chosen = range(len(names)) if code is None else [_code_index(code, names)]
@@ -80,8 +80,8 @@ def figures(
 ) -> None:
     """Every figure of a run: samples, and each code's traversal over −1..1 and −2..2."""
     with user_errors():
-        from disentangle.figures import save_grid
         from disentangle.run import load_run
+        from disentangle.run.figures import save_grid
 
         run = load_run(run_dir)
         trained = run.load()
@@ -119,8 +119,8 @@ def sample(
     with user_errors():
         import math
 
-        from disentangle.figures import save_grid
         from disentangle.run import load_run
+        from disentangle.run.figures import save_grid
 
         run = load_run(run_or_checkpoint)
         path = run.note(output or run.path / "figures" / f"samples-{seed}.png")

@@ -109,7 +109,7 @@ def run(
 
             show_scores(json.loads(report.read_text()))
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one process writes the page
-            from disentangle.html_report import write_html_report
+            from disentangle.analysis.html_report import write_html_report
 
             page = result.path / "report.html"
             command = f"disentangle report {result.path} --html {page}"
@@ -163,6 +163,7 @@ class Sweep:
 def _run_sweep(recipe: Recipe, grid: list[str], seeds: str | None, how: Sweep) -> None:
     """Every grid point and seed into sibling folders (or the one run, as a job), then the
     sweep's table (a plain seed sweep: the final L_I of each seed)."""
+    from disentangle.analysis.table import sweep_table
     from disentangle.recipe import to_data
     from disentangle.sweep import (
         grid_plan,
@@ -172,7 +173,6 @@ def _run_sweep(recipe: Recipe, grid: list[str], seeds: str | None, how: Sweep) -
         run_plan,
         seeds_plan,
     )
-    from disentangle.table import sweep_table
 
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if grid:
@@ -199,12 +199,11 @@ def _run_sweep(recipe: Recipe, grid: list[str], seeds: str | None, how: Sweep) -
 
 
 def _show_seed_table(seeds: list[int], runs: list[Any]) -> None:
-    from disentangle.sweep import final_mi
 
-    codes = list(final_mi(runs[0]))
+    codes = list(runs[0].final_mi())
     table = Table("seed", "run", *[f"L_I {c}" for c in codes], title="final L_I per code")
     for seed, result in zip(seeds, runs, strict=True):
-        mi = final_mi(result)
+        mi = result.final_mi()
         table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
     out.print(table)
 

@@ -6,13 +6,8 @@ from __future__ import annotations
 import torch
 
 from disentangle.errors import DatasetError
+from disentangle.run.figures import scale_images
 from disentangle.training.distributed import SINGLE, Ranks
-
-
-def scale_images(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
-    """uint8 images (0..255) as floats in `value_range`."""
-    low, high = value_range
-    return images.float().mul_((high - low) / 255.0).add_(low)
 
 
 class DeviceBatches:

@@ -11,12 +11,8 @@ from typing import Any
 
 import torch
 
-from disentangle.checkpoint import (
-    checkpoint_path,
-    prune_checkpoints,
-    save_checkpoint,
-    write_text_atomic,
-)
+from disentangle.analysis.evaluate import evaluate
+from disentangle.device import resolve_device
 from disentangle.errors import (
     CheckpointError,
     Problem,
@@ -24,24 +20,28 @@ from disentangle.errors import (
     TrainingError,
     warn,
 )
-from disentangle.evaluate import evaluate
-from disentangle.figures import render, sample_latents, save_grid, traversal_latents
-from disentangle.folder import check_folder, claim_folder
 from disentangle.method import Method, MethodSetup
-from disentangle.metrics_log import json_line, nonfinite_keys
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.sections import Recipe
 from disentangle.run import Run
+from disentangle.run.checkpoint import (
+    checkpoint_path,
+    prune_checkpoints,
+    save_checkpoint,
+    write_text_atomic,
+)
+from disentangle.run.figures import render, sample_latents, save_grid, traversal_latents
+from disentangle.run.metrics_log import json_line, nonfinite_keys
+from disentangle.run.safety import check_folder, claim_folder
+from disentangle.run.triage import check_shapes, newest_intact
 from disentangle.training import distributed
 from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
-from disentangle.training.device import resolve_device
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
-from disentangle.triage import check_shapes, newest_intact
 
 
 def train(
@@ -129,7 +129,8 @@ class Trainer:
                 f"train.batch_size = {t.batch_size} (the global batch) must divide evenly "
                 f"among {self.ranks.world} processes"
             )
-        self.device = resolve_device(t.device, self.ranks)
+        local = self.ranks.local_rank if self.ranks.world > 1 else None
+        self.device = resolve_device(t.device, local)
         distributed.start(self.ranks, self.device)
         torch.manual_seed(t.seed)
         self.comps: Components = build_components(recipe)

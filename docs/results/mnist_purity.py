@@ -24,9 +24,9 @@ from disentangle_metrics.accuracy import confusion, hungarian_accuracy, majority
 from torch import nn
 from torchvision import datasets
 
-from disentangle.evaluate import encoder
-from disentangle.figures import as_uint8, latent_columns, render, sample_latents
+from disentangle.analysis.evaluate import encoder
 from disentangle.run import load_run
+from disentangle.run.figures import as_uint8, render, sample_latents
 
 SAMPLES = 5_000
 EPOCHS = 15
@@ -74,7 +74,7 @@ def report(path: str, cnn: nn.Module, test: tuple[torch.Tensor, torch.Tensor]) -
     code = next(i for i, c in enumerate(comps.codes) if c.discrete)
     k = comps.codes[code].dim
     latents = sample_latents(comps, SAMPLES, seed=0)
-    drawn = latents[:, latent_columns(comps, code)].argmax(1).numpy()
+    drawn = latents[:, comps.layout.codes[code].input].argmax(1).numpy()
     images = render(trained.generator, latents, comps.value_range)
     named = torch.cat([cnn(chunk).argmax(1) for chunk in images.split(500)]).numpy()
     g = confusion(drawn, named, k, 10)

@@ -4,7 +4,7 @@ and how one loss becomes one update of its optimizers.
 A method places its networks (`place`: the run's device, the recipe's memory format,
 torch.compile), registers each optimizer it builds with the modules it owns (`optimizer`),
 computes its losses inside `precision()` (autocast in bf16, with one bf16 copy of each conv and
-linear weight swapped in: disentangle/training/precision.py) and calls `update(loss, *opts)`:
+linear weight swapped in: disentangle/precision.py) and calls `update(loss, *opts)`:
 zero the gradients, back-propagate, and per optimizer move the bf16 gradients onto the fp32
 weights, average them over processes (torchrun), step, refresh the copies. After a resume the
 core calls `restored()`: each optimizer's hyperparameters (learning rate, betas, ε, …) are the
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from disentangle.training.precision import WeightCopies
+from disentangle.precision import WeightCopies
 
 Opt = TypeVar("Opt", bound=torch.optim.Optimizer)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from disentangle.analysis.literature import published
+from disentangle.analysis.plots import logs_mi, mi_curves
 from disentangle.errors import DisentangleError
-from disentangle.literature import published
-from disentangle.plots import logs_mi, mi_curves
 from disentangle.recipe import to_data
 from disentangle.recipe.sections import Recipe
 from disentangle.run import Run

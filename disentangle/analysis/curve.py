@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from disentangle.checkpoint import read_meta, write_text_atomic
+from disentangle.analysis.evaluate import encoder, eval_context, generator_images, score
+from disentangle.analysis.literature import Published
+from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError
-from disentangle.evaluate import encoder, eval_context, generator_images, score
-from disentangle.literature import Published
 from disentangle.run import Run
-from disentangle.training.device import resolve_device
+from disentangle.run.checkpoint import read_meta, write_text_atomic
 
 CURVE = "curve.json"
 

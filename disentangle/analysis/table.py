@@ -12,7 +12,6 @@ from typing import Any
 
 from disentangle.errors import DisentangleError
 from disentangle.run import Run
-from disentangle.sweep import final_mi
 
 #: recipe keys that differ between the runs of one sweep point: not axes
 NOT_SWEPT = {"name", "description", "train.seed"}
@@ -32,7 +31,7 @@ def flat(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def scores(run: Run, metrics: list[str] | None) -> dict[str, float]:
     """`L_I <code>` at the last logged iteration and `metric.score` from eval.json."""
-    out = {f"L_I {code}": value for code, value in final_mi(run).items()}
+    out = {f"L_I {code}": value for code, value in run.final_mi().items()}
     report = run.path / "eval.json"
     if report.is_file():
         for metric, values in json.loads(report.read_text()).get("metrics", {}).items():

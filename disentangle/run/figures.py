@@ -13,6 +13,12 @@ from torchvision.utils import make_grid, save_image
 from disentangle.recipe.build import Components
 
 
+def scale_images(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """uint8 images (0..255) as floats in `value_range`."""
+    low, high = value_range
+    return images.float().mul_((high - low) / 255.0).add_(low)
+
+
 def sample_latents(comps: Components, n: int, seed: int) -> torch.Tensor:
     """`n` latent vectors (noise then codes), from a generator of their own."""
     g = torch.Generator().manual_seed(seed)

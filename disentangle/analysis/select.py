@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import torch
 
+from disentangle.analysis.evaluate import encoder
+from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError
-from disentangle.evaluate import encoder
-from disentangle.figures import as_uint8, render, sample_latents
 from disentangle.recipe.build import Components
 from disentangle.run import Run, Trained
-from disentangle.training.device import resolve_device
+from disentangle.run.figures import as_uint8, render, sample_latents
 
 #: InfoGAN-CR's groups: 500 of 100 images each
 GROUPS, GROUP_SIZE = 500, 100

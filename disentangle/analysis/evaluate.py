@@ -15,18 +15,17 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from disentangle.checkpoint import write_text_atomic
-from disentangle.codemap import FactorMatch, factor_matches
+from disentangle.analysis.codemap import FactorMatch, factor_matches
+from disentangle.analysis.plots import logs_mi, mi_curves
 from disentangle.components import Dataset, EvalContext, Metric
+from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError, RecipeError
-from disentangle.figures import as_uint8, render, sample_latents, traversal_sheet
-from disentangle.plots import logs_mi, mi_curves
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
 from disentangle.recipe.sections import Recipe
 from disentangle.run import Run, Trained, load_run
-from disentangle.training.data import scale_images
-from disentangle.training.device import resolve_device
+from disentangle.run.checkpoint import write_text_atomic
+from disentangle.run.figures import as_uint8, render, sample_latents, scale_images, traversal_sheet
 
 
 def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:

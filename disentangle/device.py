@@ -6,18 +6,18 @@ from __future__ import annotations
 import torch
 
 from disentangle.errors import TrainingError
-from disentangle.training import distributed
 
 
 def resolve_device(
-    name: str, ranks: distributed.Ranks = distributed.SINGLE, where: str = "train.device"
+    name: str, local_rank: int | None = None, where: str = "train.device"
 ) -> torch.device:
     """A device name (checked by the recipe or the CLI) as a device that exists here; under
-    torchrun each process takes the GPU of its local rank."""
+    torchrun (`local_rank`: this process's rank on its machine) each process takes the GPU of
+    its local rank."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and ranks.world > 1:
-        name = f"cuda:{ranks.local_rank}"
+    if name == "cuda" and local_rank is not None:
+        name = f"cuda:{local_rank}"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError(f"{where} = {name!r} but CUDA is not available here")

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from disentangle.checkpoint import load_checkpoint
 from disentangle.errors import CheckpointError, DisentangleError, Problem, RecipeError, warn
 from disentangle.recipe import validate_recipe
 from disentangle.run import Run
+from disentangle.run.checkpoint import load_checkpoint
 
 
 def newest_intact(run: Run) -> tuple[Path, dict[str, Any], dict[str, Any], Any]:

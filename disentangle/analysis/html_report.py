@@ -15,11 +15,8 @@ from typing import Any
 
 import torch
 
-from disentangle.checkpoint import write_text_atomic
-from disentangle.errors import DisentangleError
-from disentangle.evaluate import MATCH_FLOOR
-from disentangle.figures import traversal_frames
-from disentangle.html_page import (
+from disentangle.analysis.evaluate import MATCH_FLOOR
+from disentangle.analysis.html_page import (
     Cell,
     array_uri,
     esc,
@@ -31,10 +28,13 @@ from disentangle.html_page import (
     scrubber,
     table,
 )
-from disentangle.plots import logs_mi, losses_figure, mi_figure
-from disentangle.report import read_evaluation
+from disentangle.analysis.plots import logs_mi, losses_figure, mi_figure
+from disentangle.analysis.report import read_evaluation
+from disentangle.analysis.table import flat, scores, swept_keys
+from disentangle.errors import DisentangleError
 from disentangle.run import Run, Trained
-from disentangle.table import flat, scores, swept_keys
+from disentangle.run.checkpoint import write_text_atomic
+from disentangle.run.figures import traversal_frames
 
 #: images side by side in a traversal slider's frame (each its own noise and other codes)
 ROWS = 8

@@ -9,16 +9,21 @@ from typing import Any
 
 import torch
 
-from disentangle.checkpoint import list_checkpoints, load_checkpoint, read_meta, write_text_atomic
 from disentangle.errors import CheckpointError, RunDirError
-from disentangle.figures import render, sample_latents, traversal_latents
 from disentangle.method import Method, MethodSetup
-from disentangle.metrics_log import read_records
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.moved import upgrade_stored
 from disentangle.recipe.sections import Recipe
+from disentangle.run.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    read_meta,
+    write_text_atomic,
+)
+from disentangle.run.figures import render, sample_latents, traversal_latents
+from disentangle.run.metrics_log import read_records
 
 #: the file that lists what the toolkit wrote into a run folder
 MANIFEST = "manifest.json"
@@ -177,6 +182,11 @@ class Run:
     def metrics(self) -> list[dict[str, Any]]:
         """Every record of metrics.jsonl; a torn last line (a killed write) is dropped, warned."""
         return read_records(self.metrics_path)
+
+    def final_mi(self) -> dict[str, float]:
+        """L_I per code at the last logged iteration (none for a method that logs none)."""
+        records = self.metrics()
+        return records[-1].get("mi", {}) if records else {}
 
     def load(self, checkpoint: str | Path | None = None, device: str = "cpu") -> Trained:
         """Rebuild the method's networks from a checkpoint (the latest by default)."""
