@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from disentangle import Params
-from disentangle.checkpoint import save_tensors_atomic
+from disentangle.run.checkpoint import save_tensors_atomic
 
 CACHE_FOLDER = ".disentangle-cache"
 #: part of every cache file's name: bump it when any dataset's preprocessing changes

@@ -66,7 +66,7 @@ def add_data_commands(cli: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Read a dataset once and write its prepared cache, so runs load it in seconds."""
-        from disentangle.prepare import prepare_dataset
+        from disentangle.recipe.prepare import prepare_dataset
 
         with user_errors():
             images = prepare_dataset(name, root, set_ or []).images

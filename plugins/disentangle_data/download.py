@@ -17,7 +17,7 @@ from rich.progress import (
 
 from disentangle import ImageData
 from disentangle.errors import DatasetError
-from disentangle.prepare import prepare_dataset
+from disentangle.recipe.prepare import prepare_dataset
 from disentangle_data.checksum import digest_of, mismatch
 from disentangle_data.fetch import DownloadError, fetch
 from disentangle_data.sources import Source, SourceFile, source_of, with_mirror

@@ -31,7 +31,7 @@ each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the 
 iteration, its random draws and its result are exactly those of the single-G-step rule.
 
 Placement, precision (bf16: autocast with one bf16 copy of each conv and linear weight of G
-and D), compile and the optimizer steps are the core's updater's (disentangle/training/update.py).
+and D), compile and the optimizer steps are the core's updater's (disentangle/update.py).
 """
 
 from __future__ import annotations

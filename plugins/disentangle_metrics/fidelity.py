@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from disentangle import EvalContext, Metric, Params
-from disentangle.checkpoint import save_tensors_atomic
 from disentangle.errors import DisentangleError
+from disentangle.run.checkpoint import save_tensors_atomic
 
 ENV_VAR = "DISENTANGLE_INCEPTION_WEIGHTS"
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
