@@ -14,7 +14,7 @@ Layers whose weight is computed (a parametrization such as spectral norm) keep a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -34,12 +34,14 @@ LOW_PRECISION_LAYERS = (
 
 
 class WeightCopies:
-    """One low-precision copy of each parameter of `module`'s conv and linear layers."""
+    """One low-precision copy of each parameter of the modules' conv and linear layers."""
 
-    def __init__(self, module: nn.Module, dtype: torch.dtype) -> None:
+    def __init__(self, modules: nn.Module | Sequence[nn.Module], dtype: torch.dtype) -> None:
+        parts = [modules] if isinstance(modules, nn.Module) else modules
+        layers = dict.fromkeys(layer for part in parts for layer in part.modules())  # once each
         self.slots = [
             (layer, name, param)
-            for layer in module.modules()
+            for layer in layers
             if isinstance(layer, LOW_PRECISION_LAYERS) and not parametrize.is_parametrized(layer)
             for name, param in layer.named_parameters(recurse=False)
         ]

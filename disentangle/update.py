@@ -77,7 +77,7 @@ class Updater:
             for group in optimizer.param_groups
         ]
         if self.bf16:
-            self.copies[optimizer] = WeightCopies(_Group(modules), torch.bfloat16)
+            self.copies[optimizer] = WeightCopies(modules, torch.bfloat16)
         return optimizer
 
     def adam(
@@ -130,11 +130,3 @@ class Updater:
                 group.update(copy.deepcopy(settings))
         for copies in self.copies.values():
             copies.refresh()
-
-
-class _Group(nn.Module):
-    """Several modules seen as one, for their layers."""
-
-    def __init__(self, modules: tuple[nn.Module, ...]) -> None:
-        super().__init__()
-        self.parts = nn.ModuleList(modules)

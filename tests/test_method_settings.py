@@ -101,6 +101,11 @@ def test_a_vae_refuses_a_codes_lambda() -> None:
     assert "method 'beta_vae' takes no setting beside a code" in found["codes[0].lambda"]
 
 
+def test_a_method_that_cannot_be_read_is_the_only_problem_its_codes_lambdas_are_not() -> None:
+    found = problems(with_key(TINY_RECIPE, "method", 3))
+    assert list(found) == ["method"]
+
+
 def test_the_estimator_is_a_table_of_infogans_and_unknown_names_are_suggested() -> None:
     ok = with_key(TINY_RECIPE, "method", {"type": "infogan", "estimator": {"type": "nwj"}})
     assert validate_recipe(ok).method.estimator.type == "nwj"

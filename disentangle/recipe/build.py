@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,7 +27,7 @@ class Components:
     #: the range images are scaled to: the recipe's, else the backbone's output range
     value_range: tuple[float, float]
 
-    @property
+    @cached_property
     def layout(self) -> Layout:
         """Where the noise and each code sit in G's input, Q's output and the
         representation."""

@@ -77,21 +77,19 @@ def _choice_fields(entry: Entry[Any]) -> dict[str, Any]:
 
 
 def _code_base(method: str | None) -> type[BaseModel]:
-    """The fields of each code table: the core's, and those the method declares
-    (`Method.code_params`; every method's when `method` is None, for the schema; none for a
-    method not registered, which the recipe's validation reports)."""
-    if method is None:
-        entries = host.methods.entries()
-    else:
-        entries = [host.methods.get(method)] if method in host.methods else []
+    """The fields of each code table: the core's, and those the registered `method` declares
+    (`Method.code_params`); every method's when `method` is None (the schema, or a recipe whose
+    method is not known, whose validation then reports that)."""
+    entries = host.methods.entries() if method is None else [host.methods.get(method)]
     declared = [m for e in entries if (m := code_params(e)) is not None]
     if not declared:
         return CodeFields
     return create_model("CodeFields", __base__=(CodeFields, *dict.fromkeys(declared)))
 
 
-def recipe_model(method: str | None = DEFAULT_METHOD) -> type[Recipe]:
-    """The Recipe model for the plugins loaded now, its code tables as `method` has them."""
+def recipe_model(method: str | None) -> type[Recipe]:
+    """The Recipe model for the plugins loaded now, its code tables as the registered `method`
+    has them (as any method may, for None)."""
     fields: dict[str, Any] = {
         "name": (
             Annotated[str, SafeName],
@@ -187,7 +185,7 @@ def validate_recipe(data: Any, source: str = "recipe") -> Recipe:
         rest["method"] = {"type": DEFAULT_METHOD, **rest["method"]}  # a table without a type
     entry = method_entry(rest)
     try:
-        recipe = recipe_model("" if entry is None else entry.name).model_validate(rest)
+        recipe = recipe_model(None if entry is None else entry.name).model_validate(rest)
     except ValidationError as err:
         raise RecipeError(source, problems + problems_of(err, rest)) from None
     problems += check_compatible(recipe)

@@ -69,6 +69,28 @@ def _keys(entry: Entry[Any]) -> str:
     return ", ".join(entry.params.model_fields) or "none"
 
 
+def _take_moved(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """Remove the moved keys `data` holds: each one's old path, field in [method] and value."""
+    taken = []
+    for old, new in MOVED.items():
+        found, value = _present(data, old)
+        if found:
+            taken.append((old, new.split(".", 1)[1], value))
+            _remove(data, old)
+    return taken
+
+
+def _take_lambdas(data: dict[str, Any]) -> list[int]:
+    """Remove `lambda` from each code table that has one: the tables' indices."""
+    codes = data.get("codes")
+    taken = []
+    for i, code in enumerate(codes if isinstance(codes, list) else []):
+        if isinstance(code, dict) and "lambda" in code:
+            del code["lambda"]
+            taken.append(i)
+    return taken
+
+
 def moved_problems(data: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """A user's recipe without its moved keys, and one problem per moved key naming its new
     place (and, for a method that does not have it, what that method has)."""
@@ -76,30 +98,22 @@ def moved_problems(data: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]
     rest, problems = copy.deepcopy(data), []
     if entry is None:
         return rest, []
-    for old, new in MOVED.items():
-        found, _ = _present(rest, old)
-        if not found:
-            continue
-        field = new.split(".", 1)[1]
+    for old, field, _ in _take_moved(rest):
         if field in entry.params.model_fields:
-            problems.append(Problem(old, f"moved: it is now {new}"))
+            problems.append(Problem(old, f"moved: it is now {MOVED[old]}"))
         else:
             problem = (
-                f"moved to {new}, which method {entry.name!r} does not have "
+                f"moved to {MOVED[old]}, which method {entry.name!r} does not have "
                 f"(its keys: {_keys(entry)})"
             )
             problems.append(Problem(old, problem))
-        _remove(rest, old)
-    if code_params(entry) is None and isinstance(rest.get("codes"), list):
-        for i, code in enumerate(rest["codes"]):
-            if isinstance(code, dict) and "lambda" in code:
-                weighed = [e.name for e in host.methods.entries() if code_params(e) is not None]
-                problem = (
-                    f"method {entry.name!r} takes no setting beside a code (lambda weighs a "
-                    f"code's bound in {', '.join(weighed) or 'no registered method'})"
-                )
-                problems.append(Problem(f"codes[{i}].lambda", problem))
-                del code["lambda"]
+    if code_params(entry) is None:
+        weighed = [e.name for e in host.methods.entries() if code_params(e) is not None]
+        problem = (
+            f"method {entry.name!r} takes no setting beside a code (lambda weighs a "
+            f"code's bound in {', '.join(weighed) or 'no registered method'})"
+        )
+        problems += [Problem(f"codes[{i}].lambda", problem) for i in _take_lambdas(rest)]
     return rest, problems
 
 
@@ -110,17 +124,9 @@ def upgrade_stored(data: Any) -> Any:
     if entry is None:
         return data
     data = copy.deepcopy(data)
-    for old, new in MOVED.items():
-        found, value = _present(data, old)
-        if not found:
-            continue
-        field = new.split(".", 1)[1]
+    for _, field, value in _take_moved(data):
         if field in entry.params.model_fields:
-            method = data.setdefault("method", {"type": DEFAULT_METHOD})
-            method.setdefault(field, value)
-        _remove(data, old)
-    if code_params(entry) is None and isinstance(data.get("codes"), list):
-        for code in data["codes"]:
-            if isinstance(code, dict):
-                code.pop("lambda", None)
+            data.setdefault("method", {"type": DEFAULT_METHOD}).setdefault(field, value)
+    if code_params(entry) is None:
+        _take_lambdas(data)
     return data
