@@ -13,7 +13,7 @@ optimizer's tensors, dtypes and shapes, the random generators' states, the itera
 every logged number but the timings: any change to an update or to what it logs shows.
 Floating-point results differ between CPU kinds, thread counts and torch versions, so digests
 are compared on one machine and never recorded (the tests check the update rule against a
-reference instead, to a tolerance: tests/test_reference_step.py).
+reference instead, to a tolerance: tests/plugins/infogan/test_reference_step.py).
 
 Runs: `infogan` as the tiny recipe has it, in bf16, with two G steps, with spectral norm on D/Q,
 with the R1 penalty and with DiffAugment; `infogan_cr` across the start of its contrastive term;

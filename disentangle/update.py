@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -24,6 +24,17 @@ from torch import nn
 from disentangle.precision import WeightCopies
 
 Opt = TypeVar("Opt", bound=torch.optim.Optimizer)
+
+
+class TrainOptions(Protocol):
+    """What the updater reads of a recipe's [train] section (disentangle.recipe.Train)."""
+
+    @property
+    def precision(self) -> str: ...
+    @property
+    def channels_last(self) -> bool: ...
+    @property
+    def compile(self) -> bool: ...
 
 
 class Updater:
@@ -50,7 +61,7 @@ class Updater:
     @classmethod
     def from_recipe(
         cls,
-        train: Any,
+        train: TrainOptions,
         device: torch.device,
         sync: Callable[[torch.optim.Optimizer], None] | None = None,
     ) -> Updater:
