@@ -3,34 +3,17 @@ families' rates (what the numbers in docs/benchmarks.md come from)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from disentangle.plugins import host
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from support.benchmarks import benchmark
 
 
 @pytest.fixture
 def op_profile() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import op_profile
-        import train_speed
-
-        host.datasets.names()  # the plugins load first, then the benchmark's random images
-        host.add(train_speed, "train_speed")
-        yield op_profile
-    finally:  # the process's plugin host as it was
-        host.datasets.unregister("random_images")
-        if host.manager.has_plugin("train_speed"):
-            host.manager.unregister(name="train_speed")
-        host.loaded[:] = [p for p in host.loaded if p.name != "train_speed"]
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark("op_profile") as module:
+        yield module
 
 
 def test_one_profiled_iteration_splits_its_time_and_rates_its_flops(

@@ -4,34 +4,18 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from disentangle.plugins import host
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from support.benchmarks import benchmark
 
 
 @pytest.fixture
 def time_to_result() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import time_to_result
-        import train_speed
-
-        host.datasets.names()  # the plugins load first, then the benchmark's random images
-        host.add(train_speed, "train_speed")
-        yield time_to_result
-    finally:  # the process's plugin host as it was
-        host.datasets.unregister("random_images")
-        if host.manager.has_plugin("train_speed"):
-            host.manager.unregister(name="train_speed")
-        host.loaded[:] = [p for p in host.loaded if p.name != "train_speed"]
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark("time_to_result") as module:
+        yield module
 
 
 def test_the_recipes_loop_is_timed_for_the_iterations_asked(
