@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 from disentangle_data.cache import mapped_images
-from machine import cpu_model, describe
+from machine import environment
 from safetensors.torch import load_file, save_file
 
 from disentangle.training.data import DeviceBatches
@@ -69,11 +69,7 @@ def main(argv: list[str]) -> None:
             for name, batches in paths.items():
                 speeds[name].append(images_per_s(batches, args.batches, repeat * args.batches))
     env = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": cpu_model(),
-        "machine": describe(),
+        **environment(),
         "images": args.images,
         "bytes": args.images * args.side * args.side,
         "side": args.side,

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 from disentangle_metrics import parallel
-from machine import cpu_model, describe
+from machine import environment
 from rich.console import Console
 from rich.table import Table
 
@@ -122,15 +122,11 @@ def main(argv: list[str]) -> None:
         paths = PATHS[1:] if args.no_reference else PATHS
         timings = {path: time_metrics(ctx, names, path) for path in paths}
     env = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        **environment(),
         "run": str(args.run),
         "recipe": trained.recipe.name,
         "iteration": trained.iteration,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         "cores": parallel.cores(),
-        "cpu": cpu_model(),
-        "machine": describe(),
         "seed": args.seed,
         "fast": args.fast,
     }

@@ -6,6 +6,7 @@ the instruction-set extensions that decide which kernels PyTorch's CPU operators
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from pathlib import Path
@@ -53,6 +54,18 @@ def describe() -> dict[str, object]:
         "cores": os.cpu_count(),
         "extensions": extensions(text),
         "torch_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def environment() -> dict[str, object]:
+    """The header every benchmark JSON starts with: when, which torch, how many threads, and
+    the machine (`describe`)."""
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "machine": describe(),
     }
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 import train_speed
-from machine import cpu_model, describe
+from machine import environment
 from rich.console import Console
 from rich.table import Table
 from train_speed import RECIPES, RESULTS, VARIANTS, benchmark_data, comma_list, variant_recipe
@@ -92,13 +92,7 @@ def main(argv: list[str]) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     results = [time_run(name, n, v) for name, n in runs for v in comma_list(args.variants)]
-    env = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": cpu_model(),
-        "machine": describe(),
-    }
+    env = environment()
     table = Table(title=f"seconds to a result, {env['cpu']}, {env['threads']} threads")
     for column in ("recipe", "variant", "iterations", "batch", "seconds", "it/s"):
         table.add_column(column, justify="left" if column in ("recipe", "variant") else "right")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from machine import cpu_model, describe
+from machine import environment
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
@@ -410,11 +410,7 @@ def main(argv: list[str]) -> None:
     peaks = {name: statistics.median(samples) for name, samples in peak_samples.items()}
     results = [r for m in measured for r in backbone_results(m, peaks, args.iterations)]
     env = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": cpu_model(),
-        "machine": describe(),
+        **environment(),
         "device": str(device),
         "peak_gflop_per_s": peaks,
         "peak_samples_gflop_per_s": peak_samples,
