@@ -9,27 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from support.cli import assert_clean_failure, invoke
 
-from disentangle.cli import add_plugin_commands, app
 from disentangle.cli import training as cli_training
 from disentangle.run.checkpoint import load_checkpoint
-
-runner = CliRunner()
-add_plugin_commands(app)  # as `main` does for every command the core does not define
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def assert_clean_failure(code: int, output: str, *needles: str) -> None:
-    assert code == 1, output
-    assert "Traceback" not in output
-    flat = " ".join(output.replace("│", " ").split())
-    for needle in needles:
-        assert needle in flat, f"{needle!r} not in:\n{output}"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import assert_clean_failure, invoke
+from support.cli import assert_clean_failure, invoke
 
 from disentangle.errors import RunDirError
 from disentangle.launch import TrainJob, launcher_options

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from test_cli import invoke
+from support.cli import invoke
 
 from disentangle.plugins import host
 from disentangle.recipe import read_toml, recipe_schema

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import torch
+from support.cli import assert_clean_failure, invoke
 from support.tiny import TINY_RECIPE
-from test_cli import assert_clean_failure, invoke
 
 from disentangle.analysis.select import (
     TeacherData,

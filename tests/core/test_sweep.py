@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from test_cli import assert_clean_failure, invoke
+from support.cli import assert_clean_failure, invoke
 
 from disentangle.analysis.table import flat, sweep_table
 from disentangle.errors import DisentangleError

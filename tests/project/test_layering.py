@@ -175,3 +175,14 @@ def test_the_tests_mirror_the_code() -> None:
         "plugins",
         "project",
     }
+
+
+def test_a_test_imports_tests_only_from_its_own_folder() -> None:
+    """Each folder runs alone (`python -m pytest tests/plugins/vae`): pytest puts a test's own
+    folder on the path, so a test module imported from another folder is found only when that
+    folder happened to be collected first. Shared helpers belong in tests/support/."""
+    tests = ROOT / "tests"
+    for path in tests.rglob("test_*.py"):
+        for name in imported(path.read_text()):
+            if name.startswith("test_"):
+                assert (path.parent / f"{name}.py").is_file(), f"{path}: imports {name}"

@@ -250,3 +250,13 @@ def write_dogs(root: Path) -> None:
             f"<annotation><object><name>{breed}</name><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
             f"<xmax>{x + w}</xmax><ymax>{y + h}</ymax></bndbox></object></annotation>"
         )
+
+
+def write_png_folder(root: Path, n: int) -> Path:
+    """An image folder of `n` random 28×28 grey PNGs (00.png, 01.png, …)."""
+    gen = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pixels = gen.integers(0, 256, (28, 28), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / f"{i:02d}.png")
+    return root

@@ -6,12 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from disentangle_data.cache import CACHE_FOLDER, mapped_images
-from PIL import Image
 from safetensors.torch import save_file
+from support.layouts import write_png_folder
 from test_image_folder import dataset
 
 from disentangle.recipe import validate_recipe
@@ -23,21 +22,12 @@ CPU = torch.device("cpu")
 IMAGES = 24  # 24 × 28 × 28 bytes: 18 KiB, over a limit of 0.01 MiB
 
 
-def write_folder(root: Path) -> Path:
-    gen = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(IMAGES):
-        pixels = gen.integers(0, 256, (28, 28), dtype=np.uint8)
-        Image.fromarray(pixels).save(root / f"{i:02d}.png")
-    return root
-
-
 def mapped_files() -> str:
     return Path("/proc/self/maps").read_text() if sys.platform == "linux" else ""
 
 
 def test_images_over_the_limit_are_mapped_from_the_cache(tmp_path: Path) -> None:
-    root = write_folder(tmp_path)
+    root = write_png_folder(tmp_path, IMAGES)
     params = {"resolution": 28, "channels": 1}
     whole = dataset(root, memory_map_mb=1.0, **params).load()  # builds the cache: in memory
     assert not whole.on_disk
@@ -52,7 +42,7 @@ def test_images_over_the_limit_are_mapped_from_the_cache(tmp_path: Path) -> None
 
 
 def test_a_fresh_build_over_the_limit_is_mapped_too(tmp_path: Path) -> None:
-    root = write_folder(tmp_path)
+    root = write_png_folder(tmp_path, IMAGES)
     data = dataset(root, resolution=28, channels=1, memory_map_mb=0.01).load()
     assert data.on_disk and data.images.shape == (IMAGES, 1, 28, 28)
 
@@ -76,7 +66,7 @@ def test_batches_from_disk_are_the_in_memory_batches() -> None:
 
 
 def test_a_recipe_trains_from_a_mapped_cache(tmp_path: Path) -> None:
-    root = write_folder(tmp_path / "data")
+    root = write_png_folder(tmp_path / "data", IMAGES)
     recipe = {
         "noise": {"type": "uniform", "dim": 2},
         "codes": [{"type": "uniform", "name": "c"}],

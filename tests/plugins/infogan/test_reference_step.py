@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -395,3 +397,20 @@ def test_bf16_trains_what_the_fp32_update_rule_trains_to_bf16_s_precision(case: 
         for part, (cosine, ratio) in moved.items():
             assert cosine > BF16_COSINE, f"iteration {i + 1}: {part}'s update turned ({cosine})"
             assert low < ratio < high, f"iteration {i + 1}: {part}'s update is {ratio}× fp32's"
+
+
+def test_the_guide_states_the_reference_test_s_tolerances() -> None:
+    guide_page = Path(__file__).resolve().parents[3] / "docs" / "guide.md"
+    guide = " ".join(guide_page.read_text().split())
+    warmup = re.search(r"after (\d+) fp32 iterations of warm-up", guide)
+    rel = re.search(r"must be within ([0-9.e-]+) of their scale", guide)
+    bf16 = re.search(
+        r"within ([0-9.]+) of fp32's .*? cosine above ([0-9.]+) .*? between ([0-9.]+) and "
+        r"([0-9.]+) times",
+        guide,
+    )
+    assert warmup and rel and bf16, "docs/guide.md, 'Testing the update rule'"
+    assert int(warmup.group(1)) == WARMUP
+    assert float(rel.group(1)) == REL
+    assert float(bf16.group(1)) == BF16_ATOL and float(bf16.group(2)) == BF16_COSINE
+    assert (float(bf16.group(3)), float(bf16.group(4))) == BF16_RATIO

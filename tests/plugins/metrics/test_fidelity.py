@@ -14,7 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from scipy import linalg
-from test_cli import assert_clean_failure, invoke
+from support.cli import assert_clean_failure, invoke
+from support.layouts import write_png_folder
 
 from disentangle.analysis.evaluate import eval_context
 from disentangle.recipe import validate_recipe
@@ -142,10 +143,9 @@ def test_the_reference_statistics_are_cached_beside_the_prepared_data(
     weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from disentangle_metrics import fidelity
-    from test_memory_map import write_folder
 
     monkeypatch.setenv(ENV_VAR, str(weights))
-    root = write_folder(tmp_path / "data")
+    root = write_png_folder(tmp_path / "data", 24)
     recipe = {
         "noise": {"type": "uniform", "dim": 2},
         "codes": [{"type": "uniform", "name": "c"}],
