@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from disentangle.bounds import MAX_SEED
-from disentangle.console import out, user_errors
-from disentangle.errors import DisentangleError
-
-if TYPE_CHECKING:
-    pass
 from disentangle.cli.app import Device, Fast, Metrics, MetricSeed, app
 from disentangle.cli.show import show_scores, show_sweep_table
+from disentangle.console import out, user_errors
+from disentangle.errors import DisentangleError
 
 
 @app.command("eval")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from disentangle.bounds import MAX_SEED
-
-if TYPE_CHECKING:
-    pass
-
 
 app = typer.Typer(
     help="Disentangled representation research, starting from InfoGAN.",

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from disentangle.bounds import MAX_SEED
+from disentangle.cli.app import Span, app
 from disentangle.console import out, user_errors
 from disentangle.errors import DisentangleError
-
-if TYPE_CHECKING:
-    pass
-from disentangle.cli.app import Span, app
 
 
 @app.command()

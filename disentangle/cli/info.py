@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from disentangle.cli.app import app
 from disentangle.console import err, out, user_errors
 from disentangle.errors import DisentangleError
-
-if TYPE_CHECKING:
-    pass
-from disentangle.cli.app import app
 
 
 @app.command()
