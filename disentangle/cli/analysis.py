@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 from typing import Annotated
@@ -11,9 +12,16 @@ from rich.table import Table
 
 from disentangle.bounds import MAX_SEED
 from disentangle.cli.app import Device, Fast, Metrics, MetricSeed, app
-from disentangle.cli.show import show_scores, show_sweep_table
+from disentangle.cli.show import show_centrality, show_purity, show_scores, show_sweep_table
 from disentangle.console import out, user_errors
 from disentangle.errors import DisentangleError
+
+
+class SelectBy(enum.StrEnum):
+    """How `select` chooses."""
+
+    centrality = "centrality"
+    purity = "purity"
 
 
 @app.command("eval")
@@ -180,37 +188,76 @@ def table(
 @app.command()
 def select(
     runs: Annotated[list[Path], typer.Argument(help="Run folders: a seed or settings sweep.")],
+    by: Annotated[
+        SelectBy,
+        typer.Option(
+            help="centrality: ModelCentrality, no labels; purity: on 1% of the training "
+            "images' labels (ClusterGAN)."
+        ),
+    ] = SelectBy.centrality,
     groups: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Groups of images per teacher.")
-    ] = 500,
-    group_size: Annotated[int, typer.Option(min=2, max=10_000, help="Images per group.")] = 100,
+        int | None,
+        typer.Option(min=1, max=100_000, help="Groups of images per teacher (centrality: 500)."),
+    ] = None,
+    group_size: Annotated[
+        int | None, typer.Option(min=2, max=10_000, help="Images per group (centrality: 100).")
+    ] = None,
     std_images: Annotated[
-        int, typer.Option(min=2, max=1_000_000, help="Images for each column's std.")
-    ] = 10_000,
-    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents.")] = 0,
+        int | None,
+        typer.Option(
+            min=2, max=1_000_000, help="Images for each column's std (centrality: 10,000)."
+        ),
+    ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option(min=1e-6, max=1.0, help="Share of the labelled images (purity: 0.01)."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split of the labelled images (purity: train).")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents or the labelled subset.")
+    ] = 0,
     device: Device = "cpu",
 ) -> None:
-    """Choose the most central run without labels (ModelCentrality, InfoGAN-CR): each run's
-    generator is ground truth for the others' FactorVAE score; the medoid wins."""
+    """Choose one run of a sweep: the most central one without labels (ModelCentrality,
+    InfoGAN-CR: each run's generator is ground truth for the others' FactorVAE score; the
+    medoid wins), or the purest on a few training labels (ClusterGAN)."""
     with user_errors():
-        from disentangle.analysis.select import model_centrality
+        from disentangle.analysis.select import (
+            GROUP_SIZE,
+            GROUPS,
+            STD_IMAGES,
+            labelled_purity,
+            model_centrality,
+        )
         from disentangle.run import load_run
 
-        result = model_centrality(
-            [load_run(r) for r in runs],
-            groups=groups,
-            group_size=group_size,
-            std_images=std_images,
-            seed=seed,
-            device=device,
-        )
-        table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
-        table.add_column("run")
-        for i in range(len(result.runs)):
-            table.add_column(f"teacher {i + 1}", justify="right")
-        table.add_column("centrality", justify="right")
-        for i, name in enumerate(result.runs):
-            cells = ["" if v is None else f"{v:.3f}" for v in result.scores[i]]
-            table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
-        out.print(table)
-        out.print(f"most central: {result.chosen}")
+        flags = {
+            SelectBy.centrality: {
+                "--groups": groups,
+                "--group-size": group_size,
+                "--std-images": std_images,
+            },
+            SelectBy.purity: {"--fraction": fraction, "--split": split},
+        }
+        other = SelectBy.purity if by is SelectBy.centrality else SelectBy.centrality
+        unused = [flag for flag, value in flags[other].items() if value is not None]
+        if unused:
+            raise DisentangleError(f"{', '.join(unused)}: not an option of --by {by.value}")
+        loaded = [load_run(r) for r in runs]
+        if by is SelectBy.purity:
+            purity = labelled_purity(
+                loaded, fraction=fraction or 0.01, split=split, seed=seed, device=device
+            )
+            show_purity(purity)
+        else:
+            centrality = model_centrality(
+                loaded,
+                groups=groups or GROUPS,
+                group_size=group_size or GROUP_SIZE,
+                std_images=std_images or STD_IMAGES,
+                seed=seed,
+                device=device,
+            )
+            show_centrality(centrality)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from disentangle.console import out
+
+if TYPE_CHECKING:
+    from disentangle.analysis.select import Centrality, Purity
 
 
 def show_scores(report: dict[str, Any]) -> None:
@@ -35,3 +38,28 @@ def show_sweep_table(table: Any) -> None:
         cells = [f"{g.mean[c]:.3f} ± {g.std[c]:.3f}" if c in g.mean else "" for c in table.columns]
         out_table.add_row(*map(str, g.values), str(len(g.runs)), *cells)
     out.print(out_table)
+
+
+def show_centrality(result: Centrality) -> None:
+    """Every run's FactorVAE score on every teacher, its centrality and the medoid."""
+    table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
+    table.add_column("run")
+    for i in range(len(result.runs)):
+        table.add_column(f"teacher {i + 1}", justify="right")
+    table.add_column("centrality", justify="right")
+    for i, name in enumerate(result.runs):
+        cells = ["" if v is None else f"{v:.3f}" for v in result.scores[i]]
+        table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
+    out.print(table)
+    out.print(f"most central: {result.chosen}")
+
+
+def show_purity(result: Purity) -> None:
+    """Every run's purity and Hungarian accuracy on the same labelled images, and the purest."""
+    table = Table(
+        "run", "purity", "Hungarian accuracy", title=f"on the same {result.points} labelled images"
+    )
+    for i, name in enumerate(result.runs):
+        table.add_row(f"{i + 1}. {name}", f"{result.purity[i]:.3f}", f"{result.hungarian[i]:.3f}")
+    out.print(table)
+    out.print(f"purest: {result.chosen}")

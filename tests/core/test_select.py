@@ -1,5 +1,6 @@
 """ModelCentrality: the groups hold one code fixed each, the FactorVAE score of a student on a
-teacher's groups, the centrality of tiny trained runs, and the `select` command."""
+teacher's groups, the centrality of tiny trained runs, and the `select` command; ClusterGAN's
+purity on a few training labels."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from typing import Any
 import pytest
 import torch
 from support.cli import assert_clean_failure, invoke
+from support.layouts import write_split
 from support.tiny import TINY_RECIPE
 
+from disentangle.analysis.evaluate import evaluate
 from disentangle.analysis.select import (
     TeacherData,
     factor_vae_score,
     group_latents,
+    labelled_purity,
     model_centrality,
 )
 from disentangle.errors import DisentangleError
@@ -108,3 +112,67 @@ def test_select_command_prints_the_table_and_the_chosen_run(three_runs: list[Run
 
 def test_select_refuses_a_folder_that_is_not_a_run(tmp_path: Path, three_runs: list[Run]) -> None:
     assert_clean_failure(*invoke("select", str(three_runs[0].path), str(tmp_path)), str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def digit_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
+    """Three tiny runs with a Cat(10) code on MNIST files of 200 training and 20 test images."""
+    root = tmp_path_factory.mktemp("digits")
+    raw = root / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_split(raw, "train", 200, seed=0)
+    write_split(raw, "t10k", 20, seed=1)
+    runs = []
+    for seed in (1, 2, 3):
+        data = {
+            **TINY_RECIPE,
+            "dataset": {"type": "mnist", "root": str(root / "data")},
+            "codes": [{**TINY_RECIPE["codes"][0], "k": 10}, TINY_RECIPE["codes"][1]],
+            "train": {**TINY_RECIPE["train"], "seed": seed},
+        }
+        runs.append(train(validate_recipe(data), root / f"seed{seed}"))
+    return runs
+
+
+def test_purity_on_all_training_labels_is_evaluate_on_the_training_split(
+    digit_runs: list[Run],
+) -> None:
+    result = labelled_purity(digit_runs, fraction=1.0)
+    assert result.points == 200
+    for run, purity, hungarian in zip(digit_runs, result.purity, result.hungarian, strict=True):
+        scores = evaluate(run, ["accuracy"], split="train")["metrics"]["accuracy"]
+        assert purity == pytest.approx(scores["accuracy_majority"])
+        assert hungarian == pytest.approx(scores["accuracy_hungarian"])
+    assert result.chosen == result.runs[max(range(3), key=result.purity.__getitem__)]
+
+
+def test_purity_takes_the_same_seeded_share_of_labels_for_every_run(
+    digit_runs: list[Run],
+) -> None:
+    result = labelled_purity(digit_runs, fraction=0.1)
+    assert result.points == 20
+    assert all(0 <= h <= p <= 1 for p, h in zip(result.purity, result.hungarian, strict=True))
+    assert labelled_purity(digit_runs, fraction=0.1) == result  # seeded: the same again
+    with pytest.raises(DisentangleError, match="at least two runs"):
+        labelled_purity(digit_runs[:1])
+    before = {p: p.stat().st_mtime_ns for r in digit_runs for p in r.path.rglob("*")}
+    labelled_purity(digit_runs, fraction=0.1, split="test")
+    assert {p: p.stat().st_mtime_ns for r in digit_runs for p in r.path.rglob("*")} == before
+
+
+def test_select_by_purity_prints_the_purest_and_refuses_the_other_way_s_options(
+    digit_runs: list[Run], three_runs: list[Run]
+) -> None:
+    paths = [str(r.path) for r in digit_runs]
+    code, output = invoke("select", *paths, "--by", "purity", "--fraction", "0.1")
+    assert code == 0, output
+    assert "on the same 20 labelled images" in output and "purest:" in output
+    assert_clean_failure(
+        *invoke("select", *paths, "--by", "purity", "--groups", "3"),
+        "--groups: not an option of --by purity",
+    )
+    assert_clean_failure(
+        *invoke("select", *paths, "--split", "train"), "--split: not an option of --by centrality"
+    )
+    unlabelled = [str(r.path) for r in three_runs]  # the procedural shapes carry no labels here
+    assert_clean_failure(*invoke("select", *unlabelled, "--by", "purity"), "purity does not apply")
