@@ -164,9 +164,10 @@ def labelled_purity(
         raise DisentangleError("model selection needs at least two runs")
     if "accuracy" not in host.metrics.names():
         raise DisentangleError("--by purity needs the 'accuracy' metric, which is not installed")
+    dev = str(resolve_device(device, where="--device"))
     purity, hungarian, points = [], [], 0
     for run in runs:
-        trained = run.load(device=device)
+        trained = run.load(device=dev)
         has_splits = "split" in type(trained.recipe.dataset).model_fields
         comps = trained.components
         categorical = [n for n, c in zip(comps.code_names, comps.codes, strict=True) if c.discrete]
@@ -176,7 +177,7 @@ def labelled_purity(
                 Path(scratch),
                 split=split or ("train" if has_splits else None),
                 seed=seed,
-                device=device,
+                device=dev,
             )
             reason = accuracy(None).applies(ctx)
             if reason is not None:
