@@ -191,10 +191,10 @@ def generator_images(trained: Trained) -> Callable[[int, int], torch.Tensor]:
     return generate
 
 
-def default_metric(name: str) -> Metric:
-    """The registered metric `name`, built with its default params."""
+def default_metric(name: str, **params: Any) -> Metric:
+    """The registered metric `name`, built with its default params but those given."""
     entry = host.metrics.get(name)
-    return entry.factory(entry.spec_model()(type=name))
+    return entry.factory(entry.spec_model()(type=name, **params))
 
 
 #: below this normalised MI a code is labelled as matching no factor

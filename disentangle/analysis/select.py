@@ -24,8 +24,7 @@ from pathlib import Path
 
 import torch
 
-from disentangle.analysis.evaluate import encoder, eval_context
-from disentangle.components import Metric
+from disentangle.analysis.evaluate import default_metric, encoder, eval_context
 from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError
 from disentangle.plugins import host
@@ -37,6 +36,12 @@ from disentangle.run.figures import as_uint8, render, sample_latents
 GROUPS, GROUP_SIZE = 500, 100
 #: images whose representations give each column's std (disentanglement_lib's 10,000)
 STD_IMAGES = 10_000
+
+
+def need_two(runs: list[Run]) -> None:
+    """Model selection chooses among runs: refuse fewer than two."""
+    if len(runs) < 2:
+        raise DisentangleError("model selection needs at least two runs")
 
 
 @dataclass
@@ -112,8 +117,7 @@ def model_centrality(
     seed: int = 0,
     device: str = "cpu",
 ) -> Centrality:
-    if len(runs) < 2:
-        raise DisentangleError("model selection needs at least two runs")
+    need_two(runs)
     dev = resolve_device(device, where="--device")
     trained = [r.load(device=str(dev)) for r in runs]
     shapes = {tuple(t.components.backbone.image_shape) for t in trained}
@@ -160,8 +164,7 @@ def labelled_purity(
     images of `split` (default: the training split where the dataset has splits, else all its
     images), so that no test label chooses. Needs one categorical code and the `accuracy`
     metric."""
-    if len(runs) < 2:
-        raise DisentangleError("model selection needs at least two runs")
+    need_two(runs)
     if "accuracy" not in host.metrics.names():
         raise DisentangleError("--by purity needs the 'accuracy' metric, which is not installed")
     dev = str(resolve_device(device, where="--device"))
@@ -169,8 +172,6 @@ def labelled_purity(
     for run in runs:
         trained = run.load(device=dev)
         has_splits = "split" in type(trained.recipe.dataset).model_fields
-        comps = trained.components
-        categorical = [n for n, c in zip(comps.code_names, comps.codes, strict=True) if c.discrete]
         with tempfile.TemporaryDirectory() as scratch:  # the confusion figure is dropped
             ctx = eval_context(
                 trained,
@@ -179,9 +180,10 @@ def labelled_purity(
                 seed=seed,
                 device=dev,
             )
-            reason = accuracy(None).applies(ctx)
+            reason = default_metric("accuracy").applies(ctx)
             if reason is not None:
                 raise DisentangleError(f"{run.path}: purity does not apply: {reason}")
+            categorical = [name for name, code in ctx.codes.items() if code.discrete]
             if len(categorical) != 1:
                 raise DisentangleError(
                     f"{run.path}: --by purity needs one categorical code; the run has "
@@ -194,13 +196,7 @@ def labelled_purity(
                     "the runs before it; purity compares runs on the same images"
                 )
             points = n
-            scores = accuracy(points)(ctx)
+            scores = default_metric("accuracy", points=points)(ctx)
         purity.append(scores["accuracy_majority"])
         hungarian.append(scores["accuracy_hungarian"])
     return Purity([str(r.path) for r in runs], points, purity, hungarian)
-
-
-def accuracy(points: int | None) -> Metric:
-    """The registered `accuracy` metric on a seeded subset of `points` labelled images."""
-    entry = host.metrics.get("accuracy")
-    return entry.factory(entry.spec_model()(type="accuracy", points=points))
