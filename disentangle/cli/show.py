@@ -43,7 +43,7 @@ def show_sweep_table(table: Any) -> None:
 def show_centrality(result: Centrality) -> None:
     """Every run's FactorVAE score on every teacher, its centrality and the medoid."""
     table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
-    table.add_column("run")
+    table.add_column("run", overflow="fold")
     for i in range(len(result.runs)):
         table.add_column(f"teacher {i + 1}", justify="right")
     table.add_column("centrality", justify="right")
@@ -56,9 +56,10 @@ def show_centrality(result: Centrality) -> None:
 
 def show_purity(result: Purity) -> None:
     """Every run's purity and Hungarian accuracy on the same labelled images, and the purest."""
-    table = Table(
-        "run", "purity", "Hungarian accuracy", title=f"on the same {result.points} labelled images"
-    )
+    table = Table(title=f"on the same {result.points} labelled images")
+    table.add_column("run", overflow="fold")  # a long run path breaks over lines, never cut
+    table.add_column("purity")
+    table.add_column("Hungarian accuracy")
     for i, name in enumerate(result.runs):
         table.add_row(f"{i + 1}. {name}", f"{result.purity[i]:.3f}", f"{result.hungarian[i]:.3f}")
     out.print(table)

@@ -107,6 +107,7 @@ def test_select_command_prints_the_table_and_the_chosen_run(three_runs: list[Run
     code, output = invoke("select", *[str(r.path) for r in three_runs], *args)
     assert code == 0, output
     assert "centrality" in output and "most central:" in output
+    assert "…" not in output  # the run paths (long, under pytest's tmp) fold, never cut
     assert_clean_failure(*invoke("select", str(three_runs[0].path), *args), "at least two runs")
 
 
@@ -167,6 +168,7 @@ def test_select_by_purity_prints_the_purest_and_refuses_the_other_way_s_options(
     code, output = invoke("select", *paths, "--by", "purity", "--fraction", "0.1")
     assert code == 0, output
     assert "on the same 20 labelled images" in output and "purest:" in output
+    assert "…" not in output
     assert_clean_failure(
         *invoke("select", *paths, "--by", "purity", "--groups", "3"),
         "--groups: not an option of --by purity",
