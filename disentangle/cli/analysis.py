@@ -8,11 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from disentangle.bounds import MAX_SEED
 from disentangle.cli.app import Device, Fast, Metrics, MetricSeed, app
-from disentangle.cli.show import show_centrality, show_purity, show_scores, show_sweep_table
+from disentangle.cli.show import (
+    show_centrality,
+    show_curve,
+    show_purity,
+    show_scores,
+    show_sweep_table,
+)
 from disentangle.console import out, user_errors
 from disentangle.errors import DisentangleError
 
@@ -98,15 +103,7 @@ def curve(
         if literature is not None and literature not in host.datasets.names():
             raise DisentangleError(f"--published {literature}: no dataset of that name")
         result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
-        keys = sorted(
-            {(m, s) for p in result["points"] for m, v in p["metrics"].items() for s in v}
-        )
-        points = result["points"]
-        table = Table("score", *(str(p["iteration"]) for p in points), title=f"{run.path}")
-        for m, s in keys:  # one row per score, one column per checkpoint
-            values = [p["metrics"].get(m, {}).get(s) for p in points]
-            table.add_row(s, *("" if v is None else f"{v:.3f}" for v in values))
-        out.print(table)
+        show_curve(result, title=str(run.path))
         dataset = literature or run.recipe().dataset.type
         path = output or run.note(run.path / "curve.png")
         out.print(f"wrote {curve_plot(result, published(dataset), path)}")

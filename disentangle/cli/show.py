@@ -31,6 +31,18 @@ def show_scores(report: dict[str, Any]) -> None:
         out.print(f"[dim]skipped {name}: {reason}[/]")
 
 
+def show_curve(result: dict[str, Any], title: str) -> None:
+    """A curve's scores: one row per kept checkpoint, one column per score, so that a long
+    curve grows down the page and never squeezes its numbers."""
+    points = result["points"]
+    keys = sorted({(m, s) for p in points for m, v in p["metrics"].items() for s in v})
+    table = Table("iteration", *(s for _, s in keys), title=title)
+    for p in points:
+        values = [p["metrics"].get(m, {}).get(s) for m, s in keys]
+        table.add_row(str(p["iteration"]), *("" if v is None else f"{v:.3f}" for v in values))
+    out.print(table)
+
+
 def show_sweep_table(table: Any) -> None:
     """A sweep's groups: the swept values, the runs, each column as mean ± std."""
     out_table = Table(*table.swept, "runs", *table.columns, title="mean ± std over seeds")

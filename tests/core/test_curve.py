@@ -60,6 +60,8 @@ def test_the_command_prints_plots_and_names_bad_flags(run_dir: Path) -> None:
     result = runner.invoke(app, ["curve", str(run_dir), "--metric", "mig", "--fast"])
     assert result.exit_code == 0, result.output
     assert "mig" in result.output and (run_dir / "curve.png").stat().st_size > 0
+    rows = [line.split("│")[1].strip() for line in result.output.splitlines() if "│" in line]
+    assert rows == ["2", "4"] and "…" not in result.output  # a row per kept checkpoint
     assert "curve.png" in json.loads((run_dir / "manifest.json").read_text())["files"]
     bad = runner.invoke(app, ["curve", str(run_dir), "--every", "3"])
     assert bad.exit_code == 1 and "--every 3: no kept checkpoint" in bad.output
