@@ -168,6 +168,7 @@ def labelled_purity(
     if "accuracy" not in host.metrics.names():
         raise DisentangleError("--by purity needs the 'accuracy' metric, which is not installed")
     dev = str(resolve_device(device, where="--device"))
+    probe = default_metric("accuracy")  # whether it applies; the scores take the shared subset
     purity, hungarian, points = [], [], 0
     for run in runs:
         trained = run.load(device=dev)
@@ -180,7 +181,7 @@ def labelled_purity(
                 seed=seed,
                 device=dev,
             )
-            reason = default_metric("accuracy").applies(ctx)
+            reason = probe.applies(ctx)
             if reason is not None:
                 raise DisentangleError(f"{run.path}: purity does not apply: {reason}")
             categorical = [name for name, code in ctx.codes.items() if code.discrete]

@@ -1,4 +1,5 @@
-"""What the commands print about runs: an eval report's scorecard, a sweep's table."""
+"""What the commands print about runs: an eval report's scorecard, a sweep's table, a seed
+range's runs, a curve, a model selection."""
 
 from __future__ import annotations
 
@@ -10,6 +11,24 @@ from disentangle.console import out
 
 if TYPE_CHECKING:
     from disentangle.analysis.select import Centrality, Purity
+
+
+def run_column(table: Table) -> None:
+    """A column of run paths: a path longer than the column breaks over lines, never cut."""
+    table.add_column("run", overflow="fold")
+
+
+def show_seed_table(seeds: list[int], runs: list[Any]) -> None:
+    """`run --seeds`: each seed's run and its final L_I per code."""
+    codes = list(runs[0].final_mi())
+    table = Table("seed", title="final L_I per code")
+    run_column(table)
+    for code in codes:
+        table.add_column(f"L_I {code}")
+    for seed, result in zip(seeds, runs, strict=True):
+        mi = result.final_mi()
+        table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
+    out.print(table)
 
 
 def show_scores(report: dict[str, Any]) -> None:
@@ -55,7 +74,7 @@ def show_sweep_table(table: Any) -> None:
 def show_centrality(result: Centrality) -> None:
     """Every run's FactorVAE score on every teacher, its centrality and the medoid."""
     table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
-    table.add_column("run", overflow="fold")
+    run_column(table)
     for i in range(len(result.runs)):
         table.add_column(f"teacher {i + 1}", justify="right")
     table.add_column("centrality", justify="right")
@@ -69,7 +88,7 @@ def show_centrality(result: Centrality) -> None:
 def show_purity(result: Purity) -> None:
     """Every run's purity and Hungarian accuracy on the same labelled images, and the purest."""
     table = Table(title=f"on the same {result.points} labelled images")
-    table.add_column("run", overflow="fold")  # a long run path breaks over lines, never cut
+    run_column(table)
     table.add_column("purity")
     table.add_column("Hungarian accuracy")
     for i, name in enumerate(result.runs):

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from disentangle.console import out, show_error, user_errors
 from disentangle.errors import DisentangleError
@@ -18,7 +17,7 @@ from disentangle.errors import DisentangleError
 if TYPE_CHECKING:
     from disentangle.recipe.sections import Recipe
 from disentangle.cli.app import Sets, Variant, app, check_launcher
-from disentangle.cli.show import show_scores, show_sweep_table
+from disentangle.cli.show import show_scores, show_seed_table, show_sweep_table
 
 
 @app.command()
@@ -193,19 +192,9 @@ def _run_sweep(recipe: Recipe, grid: list[str], seeds: str | None, how: Sweep) -
     if grid:
         show_sweep_table(sweep_table(runs))
     elif seed_list is not None:
-        _show_seed_table(seed_list, runs)
+        show_seed_table(seed_list, runs)
     else:
         out.print(f"run finished: [bold]{runs[0].path}[/]")
-
-
-def _show_seed_table(seeds: list[int], runs: list[Any]) -> None:
-
-    codes = list(runs[0].final_mi())
-    table = Table("seed", "run", *[f"L_I {c}" for c in codes], title="final L_I per code")
-    for seed, result in zip(seeds, runs, strict=True):
-        mi = result.final_mi()
-        table.add_row(str(seed), str(result.path), *[f"{mi[c]:.3f}" for c in codes])
-    out.print(table)
 
 
 def _same_recipe(recipe: object, run_dir: Path) -> None:

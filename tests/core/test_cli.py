@@ -169,6 +169,7 @@ def test_seeds_train_sibling_folders_and_print_a_table(tiny_toml: Path, tmp_path
     for seed in (1, 2):
         assert (tmp_path / f"s-seed{seed}" / "checkpoints" / "ckpt-0000006.json").is_file()
     assert "final L_I per code" in output and "L_I shape" in output
+    assert "…" not in output  # the runs' paths (long, under pytest's tmp) fold, never cut
     code, output = invoke("run", str(tiny_toml), "--seeds", "3-x")
     assert_clean_failure(code, output, "--seeds '3-x'")
 
