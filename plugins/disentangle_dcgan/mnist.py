@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from torch import nn
 
@@ -24,6 +26,12 @@ from disentangle_dcgan.layers import (
 class MnistParams(DcganParams):
     output: Output = Field(
         "sigmoid", description="G's output activation (the original code: sigmoid, data in [0, 1])"
+    )
+    projection_bn: Literal["feature", "channel"] = Field(
+        "feature",
+        description="batch norm after G's FC to 7·7·128: per feature, as the original code "
+        "(a batch norm on the flat layer), or per channel over the 7×7 positions, as "
+        "Natsu6767/InfoGAN-PyTorch (a 7×7 transposed conv, which is that FC, then BatchNorm2d)",
     )
 
 
@@ -49,12 +57,23 @@ class MnistBackbone(Backbone):
         return init_weights(
             nn.Sequential(
                 *fc(latent_dim, self.hidden, nn.ReLU()),
-                *fc(self.hidden, self.side * self.side * self.c2, nn.ReLU()),
-                nn.Unflatten(1, (self.c2, self.side, self.side)),
+                *self._projection(),
                 *upconv(self.c2, self.c1, bn=True),
                 *image_out(self.c1, 1, self.spec.output),
             )
         )
+
+    def _projection(self) -> list[nn.Module]:
+        """G's FC from the hidden layer to the c2 × side × side map, batch norm and ReLU."""
+        shape = (self.c2, self.side, self.side)
+        if self.spec.projection_bn == "feature":
+            return [*fc(self.hidden, self.c2 * self.side**2, nn.ReLU()), nn.Unflatten(1, shape)]
+        return [
+            nn.Linear(self.hidden, self.c2 * self.side**2, bias=False),
+            nn.Unflatten(1, shape),
+            nn.BatchNorm2d(self.c2),
+            nn.ReLU(),
+        ]
 
     def _trunk(self, channels: int) -> nn.Sequential:
         slope = self.spec.leaky_slope

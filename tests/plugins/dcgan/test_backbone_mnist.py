@@ -268,3 +268,47 @@ def test_leaky_slope_param() -> None:
     d = backbone(leaky_slope=0.2).discriminator(Q_DIM)
     slopes = {m.negative_slope for m in d.modules() if isinstance(m, nn.LeakyReLU)}
     assert slopes == {0.2}
+
+
+def projection(g: nn.Module) -> nn.Sequential:
+    """G's layers from the hidden FC's output to the 128 × 7 × 7 map after its ReLU."""
+    mods = list(g.children())
+    first_upconv = next(i for i, m in enumerate(mods) if isinstance(m, nn.ConvTranspose2d))
+    return nn.Sequential(*mods[3:first_upconv])
+
+
+def test_projection_bn_per_channel_is_the_ports_7x7_transposed_conv() -> None:
+    torch.manual_seed(0)
+    g = backbone(projection_bn="channel").generator(LATENT)
+    assert layers(projection(g)) == [
+        ("Linear", 1024, 7 * 7 * 128, False),
+        ("BatchNorm2d", 128),
+        ("ReLU",),
+    ]
+    linear = next(m for m in projection(g) if isinstance(m, nn.Linear))
+    port = nn.Sequential(nn.ConvTranspose2d(1024, 128, 7, 1, bias=False), nn.BatchNorm2d(128))
+    with torch.no_grad():
+        port[0].weight.copy_(linear.weight.T.reshape(1024, 128, 7, 7))
+        port[1].load_state_dict(projection(g)[2].state_dict())
+    h = torch.randn(16, 1024, generator=torch.Generator().manual_seed(1))
+    ours = projection(g)(h)
+    theirs = torch.relu(port(h[:, :, None, None]))
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert g(torch.rand(3, LATENT)).shape == (3, 1, 28, 28)
+
+
+def test_projection_bn_normalises_per_feature_or_per_channel() -> None:
+    """Before the ReLU (γ = 1, β = 0, training mode): per feature, every one of the 7·7·128
+    outputs has mean 0 over the batch; per channel, only each channel over batch and positions."""
+    h = torch.randn(32, 1024, generator=torch.Generator().manual_seed(2))
+    means = {}
+    for kind in ("feature", "channel"):
+        torch.manual_seed(0)
+        block = projection(backbone(projection_bn=kind).generator(LATENT))
+        bn = next(m for m in block if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d))
+        nn.init.ones_(bn.weight)
+        x = nn.Sequential(*[m for m in block if not isinstance(m, nn.ReLU)])(h)
+        x = x.reshape(32, 128, 7, 7)
+        means[kind] = (x.mean(0).abs().max().item(), x.mean((0, 2, 3)).abs().max().item())
+    assert means["feature"][0] < 1e-4 and means["feature"][1] < 1e-4
+    assert means["channel"][0] > 0.1 and means["channel"][1] < 1e-4
