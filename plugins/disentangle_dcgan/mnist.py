@@ -29,9 +29,10 @@ class MnistParams(DcganParams):
     )
     projection_bn: Literal["feature", "channel"] = Field(
         "feature",
-        description="batch norm after G's FC to 7·7·128: per feature, as the original code "
-        "(a batch norm on the flat layer), or per channel over the 7×7 positions, as "
-        "Natsu6767/InfoGAN-PyTorch (a 7×7 transposed conv, which is that FC, then BatchNorm2d)",
+        description="batch norm after G's FC to its 128-channel map (7·7·128 on MNIST): per "
+        "feature, as the original code (a batch norm on the flat layer), or per channel over "
+        "the positions, as Natsu6767/InfoGAN-PyTorch (a 7×7 transposed conv, which is that FC, "
+        "then BatchNorm2d)",
     )
 
 
