@@ -280,18 +280,19 @@ def projection(g: nn.Module) -> nn.Sequential:
 def test_projection_bn_per_channel_is_the_ports_7x7_transposed_conv() -> None:
     torch.manual_seed(0)
     g = backbone(projection_bn="channel").generator(LATENT)
-    assert layers(projection(g)) == [
+    block = projection(g)
+    assert layers(block) == [
         ("Linear", 1024, 7 * 7 * 128, False),
         ("BatchNorm2d", 128),
         ("ReLU",),
     ]
-    linear = next(m for m in projection(g) if isinstance(m, nn.Linear))
+    linear, _, bn, _ = block
     port = nn.Sequential(nn.ConvTranspose2d(1024, 128, 7, 1, bias=False), nn.BatchNorm2d(128))
     with torch.no_grad():
         port[0].weight.copy_(linear.weight.T.reshape(1024, 128, 7, 7))
-        port[1].load_state_dict(projection(g)[2].state_dict())
+        port[1].load_state_dict(bn.state_dict())
     h = torch.randn(16, 1024, generator=torch.Generator().manual_seed(1))
-    ours = projection(g)(h)
+    ours = block(h)
     theirs = torch.relu(port(h[:, :, None, None]))
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
     assert g(torch.rand(3, LATENT)).shape == (3, 1, 28, 28)
