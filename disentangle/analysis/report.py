@@ -62,9 +62,10 @@ def read_evaluation(run: Run) -> dict[str, Any]:
 
 
 def _spread(values: list[float]) -> str:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.3f} ± {std:.3f}"
+    """Mean ± sample std; one run has no spread to give, so it is named as one run."""
+    if len(values) == 1:
+        return f"{values[0]:.3f} (1 run)"
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def _gather(reports: list[dict[str, Any]], section: str, name: str, key: str) -> list[float]:
@@ -114,7 +115,9 @@ def _published_rows(reports: list[dict[str, Any]], dataset: str) -> list[str]:
     ]
     for p in found:
         ours = _gather(reports, "metrics", p.metric, p.score)
-        mine = f"{_spread(ours)} ({len(ours)} runs)" if ours else "not measured"
+        mine = "not measured"
+        if ours:
+            mine = _spread(ours) if len(ours) == 1 else f"{_spread(ours)} ({len(ours)} runs)"
         rows.append(
             f"| {p.method} | {p.metric} | {p.score} | {p.value:.3f} | {mine} | {p.source} |"
         )

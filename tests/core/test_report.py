@@ -73,6 +73,17 @@ def test_without_chance_levels_the_report_says_not_measured(
     assert "Chance:" not in page
 
 
+def test_one_run_is_named_as_one_run_not_given_a_zero_spread(
+    seeds: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "one.md"
+    assert runner.invoke(app, ["report", str(seeds[0]), "--out", str(out)]).exit_code == 0
+    page = out.read_text()
+    value = json.loads((seeds[0] / "eval.json").read_text())["metrics"]["mig"]["mig"]
+    assert f"| mig | mig | {value:.3f} (1 run) | {value:.3f} | {value:.3f} | 1 |" in page
+    assert "± 0.000" not in page
+
+
 def test_runs_of_different_recipes_or_without_evaluation_are_refused(
     seeds: list[Path], tiny_recipe: dict[str, Any], tmp_path: Path
 ) -> None:
