@@ -1,0 +1,246 @@
+"""The toolkit's VAEs beside their peers, disent 0.9.3 and pythae 0.1.2, on the same arrays.
+
+    DIR/bin/python benchmarks/reference/vae_peers.py check-loss --method M --peer P [--unpatched]
+    DIR/bin/python benchmarks/reference/vae_peers.py train --method M --peer P --steps N \
+        --seed S --json OUT [--out RUNS] [--toolkit-run RUN]
+
+DIR is the venv `bash benchmarks/reference/setup.sh DIR` builds (Python 3.12: disent needs it).
+
+check-loss: both sides start from the same weights (the toolkit's initialisation) and take the
+same batch and the same training draws (the reparameterisation noise; FactorVAE's
+permutations), and each computes its loss terms with its own code; exit 0 when the largest
+relative difference is at most 1e-4. Where the peer defines a loss differently from
+disentanglement_lib, the peer runs a subclass that follows dlib (said in the output);
+--unpatched shows the peer as shipped.
+
+train: the toolkit trains with `disentangle run`'s loop; the peer, from the same initial
+weights and the same batches in the same order, with its own loss and its trainer's optimizer
+step. Both encoders' means are then scored by the toolkit's metric code on the same
+ground-truth samples. --toolkit-run reuses a toolkit run of the same method, seed and steps
+(e.g. the one made beside the other peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import json
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import toolkit_side as toolkit
+import torch
+
+PEERS = {"disent": "peer_disent", "pythae": "peer_pythae"}
+TOLERANCE = 1e-4
+#: where check-loss puts a scheduled method (the annealed VAE's C is then c_max / 4)
+CHECK_AT = 25_000
+#: check-loss scales the encoder's output layer by this: at initialisation KL ≈ 0.002 nats,
+#: which would hide a wrongly weighted KL; scaled, it is hundreds of nats
+SPREAD = 30.0
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def peer_module(peer: str, method: str) -> Any:
+    """The peer's adapter module, refusing what it does not have."""
+    if peer not in PEERS:
+        fail(f"unknown peer {peer!r}; the peers are: {', '.join(PEERS)}")
+    if method not in toolkit.METHODS:
+        fail(f"unknown method {method!r}; the methods are: {', '.join(toolkit.METHODS)}")
+    try:
+        module = importlib.import_module(PEERS[peer])
+    except ImportError as err:
+        fail(
+            f"{peer} is not installed here ({err.name}): build the peers' venv with "
+            "`bash benchmarks/reference/setup.sh DIR` and run this script with DIR/bin/python"
+        )
+    if method not in module.METHODS:
+        fail(f"{peer} has no {method}; its methods here: {', '.join(module.METHODS)}")
+    return module
+
+
+def build_pair(
+    method: str,
+    peer: str,
+    seed: int,
+    steps: int,
+    patched: bool,
+    dataset: dict | None = None,
+    spread: bool = False,
+) -> tuple[Any, Any, Any]:
+    """The toolkit recipe, its method at initialisation (`spread`: its posterior moved away
+    from the prior), and the peer on a copy of its networks (the same weights, nothing
+    shared)."""
+    module = peer_module(peer, method)
+    recipe = toolkit.recipe_for(method, seed, steps, dataset)
+    ours = toolkit.build_method(recipe)
+    if spread:
+        toolkit.spread_posterior(ours, SPREAD)
+    nets = copy.deepcopy(toolkit.networks(ours))
+    return recipe, ours, module.build(method, recipe.method, nets, patched)
+
+
+def relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-12)
+
+
+def check_loss(args: argparse.Namespace) -> int:
+    patched = not args.unpatched
+    dataset = {"size": 256, "seed": args.seed}  # a batch's worth of the grid: fast to draw
+    recipe, ours, theirs = build_pair(
+        args.method, args.peer, args.seed, 1, patched, dataset, spread=True
+    )
+    real = toolkit.batches(recipe).batch(0)
+    toolkit.set_schedule(ours, CHECK_AT)
+    theirs.set_schedule(CHECK_AT)
+    noise = 1234 + args.seed
+    ours_terms = toolkit.loss_terms(ours, real, noise)
+    torch.manual_seed(noise)  # the peers draw from torch's global generator
+    theirs_terms = theirs.terms(real)[1]
+    module = importlib.import_module(PEERS[args.peer])
+    patch = module.PATCHES.get(args.method)
+    print(f"{args.method}: the toolkit beside {args.peer} {package_version(args.peer)}")
+    if patch and patched:
+        print(f"{args.peer} runs a subclass that follows disentanglement_lib: {patch}")
+    elif patch:
+        print(f"{args.peer} as shipped (its subclass would use: {patch})")
+    print(f"{'term':<16}{'toolkit':>16}{args.peer:>16}{'relative diff':>16}")
+    worst = 0.0
+    for name, value in ours_terms.items():
+        if name not in theirs_terms:
+            print(f"{name:<16}{value:>16.6f}{'(not given)':>16}")
+            continue
+        diff = relative(value, theirs_terms[name])
+        worst = max(worst, diff)
+        print(f"{name:<16}{value:>16.6f}{theirs_terms[name]:>16.6f}{diff:>16.2e}")
+    verdict = "agree" if worst <= TOLERANCE else "differ"
+    print(f"largest relative difference {worst:.2e}: {verdict} (tolerance {TOLERANCE:g})")
+    return 0 if worst <= TOLERANCE else 1
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def train_peer(theirs: Any, recipe: Any, log_every: int) -> toolkit.Trained:
+    """The peer's steps over the toolkit run's batches, timed (the batches drawn outside)."""
+    batches = toolkit.batches(recipe)
+    torch.manual_seed(recipe.train.seed)  # the peer's own training draws
+    steps = recipe.train.iterations
+    seconds, window = 0.0, []
+    for i in range(steps):
+        real = batches.batch(i)
+        started = time.perf_counter()
+        window.append(theirs.step(real, i))
+        seconds += time.perf_counter() - started
+        window = window[-log_every:]
+    final = {k: sum(t[k] for t in window) / len(window) for k in window[-1]}
+    return toolkit.Trained(seconds, steps * recipe.train.batch_size / seconds, final)
+
+
+def train_both(args: argparse.Namespace) -> int:
+    recipe, _, theirs = build_pair(args.method, args.peer, args.seed, args.steps, True)
+    out = Path(args.out)
+    run_dir = Path(args.toolkit_run) if args.toolkit_run else out / f"{recipe.name}-toolkit"
+    if args.toolkit_run:
+        ours = json.loads((run_dir / "vae_peers.json").read_text())["toolkit"]
+    else:
+        trained = toolkit.train_toolkit(recipe, run_dir)
+        ours = {
+            "scores": toolkit.scores(run_dir, seed=args.eval_seed),
+            "images_per_s": trained.images_per_s,
+            "seconds": trained.seconds,
+            "final": trained.final,
+            "run": str(run_dir),
+        }
+        toolkit.write_json(run_dir / "vae_peers.json", {"toolkit": ours})
+    log_every = recipe.train.log_every
+    peer_trained = train_peer(theirs, recipe, log_every)
+    peer_scores = toolkit.scores(
+        run_dir, theirs.encode, seed=args.eval_seed, out=out / f"{recipe.name}-{args.peer}-eval"
+    )
+    module = importlib.import_module(PEERS[args.peer])
+    report = {
+        "method": args.method,
+        "peer_name": args.peer,
+        "seed": args.seed,
+        "steps": args.steps,
+        "eval_seed": args.eval_seed,
+        "toolkit": ours,
+        "peer": {
+            "scores": peer_scores,
+            "images_per_s": peer_trained.images_per_s,
+            "seconds": peer_trained.seconds,
+            "final": peer_trained.final,
+            "patch": module.PATCHES.get(args.method),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "disent": package_version("disent"),
+            "pythae": package_version("pythae"),
+            "disentangle-toolkit": package_version("disentangle-toolkit"),
+            "threads": torch.get_num_threads(),
+            "cpu": cpu_name(),
+        },
+        "command": " ".join(sys.argv),
+    }
+    toolkit.write_json(Path(args.json), report)
+    print_table(report["toolkit"], report["peer"], args.peer)
+    return 0
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def print_table(ours: dict[str, Any], theirs: dict[str, Any], peer: str) -> None:
+    print(f"{'':<26}{'toolkit':>12}{peer:>12}")
+    for metric, values in ours["scores"].items():
+        for key, value in values.items():
+            other = theirs["scores"].get(metric, {}).get(key, float("nan"))
+            print(f"{metric + '.' + key:<26}{value:>12.3f}{other:>12.3f}")
+    for key in ("reconstruction", "kl"):
+        print(f"{'final ' + key:<26}{ours['final'][key]:>12.2f}{theirs['final'][key]:>12.2f}")
+    print(f"{'images/s':<26}{ours['images_per_s']:>12.1f}{theirs['images_per_s']:>12.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check-loss", help="both losses on the same weights, batch, draws")
+    run = sub.add_parser("train", help="train both, score both with the toolkit's metrics")
+    for p in (check, run):
+        p.add_argument("--method", required=True)
+        p.add_argument("--peer", required=True)
+        p.add_argument("--seed", type=int, default=1)
+    check.add_argument("--unpatched", action="store_true", help="the peer as shipped")
+    run.add_argument("--steps", type=int, default=10_000)
+    run.add_argument("--json", required=True, help="where the results go")
+    run.add_argument("--out", default="runs/vae-peers", help="the runs' parent folder")
+    run.add_argument("--toolkit-run", help="reuse this toolkit run (its vae_peers.json)")
+    run.add_argument("--eval-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    return check_loss(args) if args.command == "check-loss" else train_both(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
