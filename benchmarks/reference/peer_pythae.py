@@ -86,7 +86,9 @@ class DlibBetaTCVAE(BetaTCVAE):
 
     def loss_function(self, recon_x, x, mu, log_var, z, dataset_size):  # type: ignore[no-untyped-def]
         recon, kl = _bce(recon_x, x), _kl(mu, log_var)
-        log_q = self._compute_log_gauss_density(z.unsqueeze(1), mu.unsqueeze(0), log_var.unsqueeze(0))
+        log_q = self._compute_log_gauss_density(
+            z.unsqueeze(1), mu.unsqueeze(0), log_var.unsqueeze(0)
+        )
         log_qz = torch.logsumexp(log_q.sum(dim=-1), dim=-1)
         log_prod_qz = torch.logsumexp(log_q, dim=1).sum(dim=-1)
         tc = (log_qz - log_prod_qz).mean()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,7 @@ METRICS = ("mig", "factor_vae", "dci", "sap", "beta_vae", "modularity")
 METHODS = ("beta_vae", "beta_tcvae", "dip_vae_i", "dip_vae_ii", "factor_vae", "annealed_vae")
 
 
-def recipe_for(
-    method: str, seed: int, steps: int, dataset: dict[str, Any] | None = None
-) -> Recipe:
+def recipe_for(method: str, seed: int, steps: int, dataset: dict[str, Any] | None = None) -> Recipe:
     """recipes/dsprites-vae.toml with `method`'s variant, on the procedural grid (`dataset`:
     its params; none: dSprites' sizes), `steps` iterations, one checkpoint at the end."""
     variant = None if method == "beta_vae" else method
@@ -128,8 +125,8 @@ def loss_terms(method: Method, real: torch.Tensor, noise_seed: int) -> dict[str,
 
 @dataclass
 class Trained:
-    """One side's training: its run folder (the toolkit's) or none, its speed, its last
-    logged losses."""
+    """One side's training: the seconds its steps took, their speed, its last logged losses,
+    its run folder (the toolkit's)."""
 
     seconds: float
     images_per_s: float
@@ -138,15 +135,18 @@ class Trained:
 
 
 def train_toolkit(recipe: Recipe, out: Path) -> Trained:
-    """`disentangle run` of the recipe into `out` (timed whole: data, steps, logging,
-    checkpoints, samples)."""
-    started = time.perf_counter()
+    """`disentangle run` of the recipe into `out`. Its speed is the training loop's own (the
+    steps and their logging, from metrics.jsonl's per-record rates), as the peer's is its
+    steps': neither counts drawing the dataset, checkpoints or the figures at the end."""
     run = train(recipe, out)
-    seconds = time.perf_counter() - started
-    last = run.metrics()[-1]
-    final = {k: float(last[k]) for k in ("reconstruction", "kl", "loss") if k in last}
+    records = run.metrics()
+    loop_seconds, done = 0.0, 0
+    for record in records:
+        loop_seconds += (record["iteration"] - done) / record["iterations_per_s"]
+        done = record["iteration"]
+    final = {k: float(records[-1][k]) for k in ("reconstruction", "kl", "loss")}
     images = recipe.train.iterations * recipe.train.batch_size
-    return Trained(seconds, images / seconds, final, run.path)
+    return Trained(loop_seconds, images / loop_seconds, final, run.path)
 
 
 def scores(
