@@ -36,7 +36,13 @@ from typing import Any
 import toolkit_side as toolkit
 import torch
 
-PEERS = {"disent": "peer_disent", "pythae": "peer_pythae"}
+from disentangle.analysis.study import reference_file
+
+#: each peer's adapter module and the methods it has
+PEERS = {
+    "disent": ("peer_disent", ("beta_vae", "beta_tcvae", "dip_vae_i", "dip_vae_ii")),
+    "pythae": ("peer_pythae", ("beta_vae", "beta_tcvae", "factor_vae", "annealed_vae")),
+}
 TOLERANCE = 1e-4
 #: where check-loss puts a scheduled method (the annealed VAE's C is then c_max / 4)
 CHECK_AT = 25_000
@@ -56,16 +62,17 @@ def peer_module(peer: str, method: str) -> Any:
         fail(f"unknown peer {peer!r}; the peers are: {', '.join(PEERS)}")
     if method not in toolkit.METHODS:
         fail(f"unknown method {method!r}; the methods are: {', '.join(toolkit.METHODS)}")
+    name, methods = PEERS[peer]
+    if method not in methods:
+        fail(f"{peer} has no {method}; its methods here: {', '.join(methods)}")
     try:
-        module = importlib.import_module(PEERS[peer])
+        return importlib.import_module(name)
     except ImportError as err:
         fail(
-            f"{peer} is not installed here ({err.name}): build the peers' venv with "
-            "`bash benchmarks/reference/setup.sh DIR` and run this script with DIR/bin/python"
+            f"{peer} is not installed here (no module {err.name!r}): build the peers' venv "
+            "with `bash benchmarks/reference/setup.sh DIR` and run this script with "
+            "DIR/bin/python"
         )
-    if method not in module.METHODS:
-        fail(f"{peer} has no {method}; its methods here: {', '.join(module.METHODS)}")
-    return module
 
 
 def build_pair(
@@ -106,8 +113,7 @@ def check_loss(args: argparse.Namespace) -> int:
     ours_terms = toolkit.loss_terms(ours, real, noise)
     torch.manual_seed(noise)  # the peers draw from torch's global generator
     theirs_terms = theirs.terms(real)[1]
-    module = importlib.import_module(PEERS[args.peer])
-    patch = module.PATCHES.get(args.method)
+    patch = peer_module(args.peer, args.method).PATCHES.get(args.method)
     print(f"{args.method}: the toolkit beside {args.peer} {package_version(args.peer)}")
     if patch and patched:
         print(f"{args.peer} runs a subclass that follows disentanglement_lib: {patch}")
@@ -171,7 +177,7 @@ def train_both(args: argparse.Namespace) -> int:
     peer_scores = toolkit.scores(
         run_dir, theirs.encode, seed=args.eval_seed, out=out / f"{recipe.name}-{args.peer}-eval"
     )
-    module = importlib.import_module(PEERS[args.peer])
+    module = peer_module(args.peer, args.method)
     report = {
         "method": args.method,
         "peer_name": args.peer,
@@ -198,6 +204,8 @@ def train_both(args: argparse.Namespace) -> int:
         "command": " ".join(sys.argv),
     }
     toolkit.write_json(Path(args.json), report)
+    # the run folder carries the peer's scores of the same training: `disentangle study`
+    (run_dir / f"reference-{args.peer}.json").write_text(reference_file(report))
     print_table(report["toolkit"], report["peer"], args.peer)
     return 0
 

@@ -1,4 +1,5 @@
-"""`disentangle eval`, `curve`, `compare`, `report`, `table` and `select`: a run's numbers."""
+"""`disentangle eval`, `curve`, `compare`, `report`, `study`, `table` and `select`: a run's
+numbers."""
 
 from __future__ import annotations
 
@@ -156,6 +157,36 @@ def report(
             markdown = output or Path("report.md")
             command = " ".join(["disentangle report", *map(str, runs), "--out", str(markdown)])
             out.print(f"wrote {write_report([Run(r) for r in runs], markdown, command)}")
+
+
+@app.command()
+def study(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run folders of several methods on one dataset.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Markdown file (default study.md, unless --html is given)."),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also (or only, without --out) one HTML page.")
+    ] = None,
+) -> None:
+    """Runs of several methods side by side (each needs its eval.json): every score's
+    distribution per method (median [min, max] and a PNG), Spearman's rank correlation
+    between scores across all runs, and the median of any reference implementation's scores
+    a run folder carries (reference-<peer>.json, from benchmarks/reference/vae_peers.py)."""
+    with user_errors():
+        from disentangle.analysis.study import write_study, write_study_html
+        from disentangle.run import Run
+
+        if html is not None:
+            command = " ".join(["disentangle study", *map(str, runs), "--html", str(html)])
+            out.print(f"wrote {write_study_html([Run(r) for r in runs], html, command)}")
+        if output is not None or html is None:
+            markdown = output or Path("study.md")
+            command = " ".join(["disentangle study", *map(str, runs), "--out", str(markdown)])
+            out.print(f"wrote {write_study([Run(r) for r in runs], markdown, command)}")
 
 
 @app.command()
