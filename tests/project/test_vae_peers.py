@@ -1,0 +1,163 @@
+"""benchmarks/reference: the toolkit's side of the VAE peer comparison (runs everywhere) and
+the check against the peers (only where disent and pythae are installed: the venv that
+benchmarks/reference/setup.sh builds; CI has neither)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from disentangle.run import Run
+from disentangle.training.loop import Trainer
+
+REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
+#: a few images of dSprites' grid: enough for a batch of 64, fast to draw
+FEW = {"size": 128, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[tuple[ModuleType, ModuleType]]:
+    sys.path.insert(0, str(REFERENCE))
+    try:
+        yield importlib.import_module("toolkit_side"), importlib.import_module("vae_peers")
+    finally:
+        sys.path.remove(str(REFERENCE))
+
+
+@pytest.mark.parametrize(
+    ("method", "kind", "param"),
+    [
+        ("beta_vae", "beta_vae", ("beta", 4.0)),
+        ("beta_tcvae", "beta_tcvae", ("beta", 6.0)),
+        ("dip_vae_i", "dip_vae", ("dip_type", "i")),
+        ("dip_vae_ii", "dip_vae", ("dip_type", "ii")),
+        ("factor_vae", "factor_vae", ("gamma", 30.0)),
+        ("annealed_vae", "annealed_vae", ("c_max", 25.0)),
+    ],
+)
+def test_each_method_is_the_dsprites_vae_recipes_variant_on_the_procedural_grid(
+    harness: tuple[ModuleType, ModuleType], method: str, kind: str, param: tuple[str, object]
+) -> None:
+    toolkit, _ = harness
+    recipe = toolkit.recipe_for(method, seed=3, steps=500)
+    assert recipe.method.type == kind
+    assert getattr(recipe.method, param[0]) == param[1]
+    assert recipe.dataset.type == "procedural"
+    sizes = (len(recipe.dataset.shape_names), recipe.dataset.scales, recipe.dataset.orientations)
+    assert sizes == (3, 6, 40)  # dSprites' grid
+    assert (recipe.dataset.positions_x, recipe.dataset.positions_y) == (32, 32)
+    assert (recipe.train.seed, recipe.train.iterations, recipe.train.batch_size) == (3, 500, 64)
+
+
+def test_the_peer_starts_from_the_weights_a_run_of_the_recipe_starts_from(
+    harness: tuple[ModuleType, ModuleType], tmp_path: Path
+) -> None:
+    toolkit, _ = harness
+    recipe = toolkit.recipe_for("factor_vae", seed=2, steps=1, dataset=FEW)
+    built = toolkit.networks(toolkit.build_method(recipe))
+    trainer = Trainer(recipe, Run(tmp_path / "run"))
+    for name, module in toolkit.networks(trainer.method).items():
+        for ours, theirs in zip(
+            module.state_dict().values(), built[name].state_dict().values(), strict=True
+        ):
+            assert torch.equal(ours, theirs), name
+    other = toolkit.networks(toolkit.build_method(toolkit.recipe_for("factor_vae", 3, 1, FEW)))
+    assert not torch.equal(other["encoder"][-1].weight, built["encoder"][-1].weight)
+
+
+@pytest.mark.parametrize("method", ["beta_vae", "beta_tcvae", "dip_vae_ii", "annealed_vae"])
+def test_the_loss_terms_are_the_methods_own_and_add_up(
+    harness: tuple[ModuleType, ModuleType], method: str
+) -> None:
+    toolkit, _ = harness
+    recipe = toolkit.recipe_for(method, seed=1, steps=1, dataset=FEW)
+    vae = toolkit.build_method(recipe)
+    real = toolkit.batches(recipe).batch(0)
+    toolkit.set_schedule(vae, 50_000)
+    terms = toolkit.loss_terms(vae, real, noise_seed=7)
+    assert terms == toolkit.loss_terms(vae, real, noise_seed=7)  # the draws are the seed's
+    assert terms != toolkit.loss_terms(vae, real, noise_seed=8)
+    assert terms["total"] == pytest.approx(terms["reconstruction"] + terms["regulariser"])
+    if method == "beta_vae":
+        assert terms["regulariser"] == pytest.approx(4.0 * terms["kl"])
+    if method == "annealed_vae":  # γ |KL − C| with C = 25 · 50,000 / 100,000
+        assert terms["regulariser"] == pytest.approx(1000 * abs(terms["kl"] - 12.5), rel=1e-5)
+
+
+def test_factor_vaes_terms_hold_the_discriminators_loss(
+    harness: tuple[ModuleType, ModuleType],
+) -> None:
+    toolkit, _ = harness
+    recipe = toolkit.recipe_for("factor_vae", seed=1, steps=1, dataset=FEW)
+    vae = toolkit.build_method(recipe)
+    terms = toolkit.loss_terms(vae, toolkit.batches(recipe).batch(0), noise_seed=7)
+    assert terms["loss_tc"] == pytest.approx(0.693, abs=0.01)  # an untrained critic: log 2
+    assert terms["total"] == pytest.approx(terms["reconstruction"] + terms["regulariser"])
+
+
+def test_an_encoder_given_to_the_scores_is_scored_on_the_runs_own_samples(
+    harness: tuple[ModuleType, ModuleType], tmp_path: Path
+) -> None:
+    toolkit, _ = harness
+    recipe = toolkit.recipe_for("beta_vae", seed=1, steps=2, dataset=FEW)
+    run = Run(toolkit.train_toolkit(recipe, tmp_path / "run").run)
+    method = run.load().method
+    metrics = ("mig", "sap", "modularity")
+    own = toolkit.scores(run.path, metrics=metrics, fast=True)
+    given = toolkit.scores(run.path, method.encode, metrics=metrics, fast=True)
+    assert given.keys() == own.keys() == set(metrics)
+    for name in metrics:
+        assert given[name] == pytest.approx(own[name])
+
+    def scaled(images: torch.Tensor) -> torch.Tensor:  # another encoder, other scores
+        return method.encode(images) * torch.linspace(1, 5, 10) + torch.randn(len(images), 10)
+
+    assert toolkit.scores(run.path, scaled, metrics=("mig",), fast=True)["mig"] != own["mig"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "beta_vae", "--peer", "nobody"], "unknown peer 'nobody'; the peers are"),
+        (["--method", "vae", "--peer", "disent"], "unknown method 'vae'; the methods are"),
+        (["--method", "factor_vae", "--peer", "disent"], "disent has no factor_vae; its"),
+    ],
+)
+def test_what_the_harness_cannot_compare_is_one_line(
+    harness: tuple[ModuleType, ModuleType],
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    _, vae_peers = harness
+    with pytest.raises(SystemExit) as stop:
+        vae_peers.main(["check-loss", *args])
+    assert stop.value.code == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("method", "peer"),
+    [
+        ("beta_vae", "disent"),
+        ("beta_tcvae", "disent"),
+        ("dip_vae_i", "disent"),
+        ("dip_vae_ii", "disent"),
+        ("beta_vae", "pythae"),
+        ("beta_tcvae", "pythae"),
+        ("factor_vae", "pythae"),
+        ("annealed_vae", "pythae"),
+    ],
+)
+def test_each_peer_computes_the_same_loss_on_the_same_weights_batch_and_draws(
+    harness: tuple[ModuleType, ModuleType], method: str, peer: str
+) -> None:
+    pytest.importorskip(peer, reason=f"{peer}: bash benchmarks/reference/setup.sh DIR")
+    _, vae_peers = harness
+    assert vae_peers.main(["check-loss", "--method", method, "--peer", peer]) == 0
