@@ -51,21 +51,24 @@ def eval_(
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
     with user_errors():
         from disentangle.analysis.evaluate import evaluate
+        from disentangle.run import load_run
+        from disentangle.run.lock import lock_run
 
         if inception_weights is not None:
             if not inception_weights.is_file():
                 raise DisentangleError(f"--inception-weights {inception_weights}: no such file")
             os.environ["DISENTANGLE_INCEPTION_WEIGHTS"] = str(inception_weights)
 
-        report = evaluate(
-            run_or_checkpoint,
-            metric,
-            split=split,
-            seed=seed,
-            fast=fast,
-            device=device,
-            chance=chance,
-        )
+        with lock_run(load_run(run_or_checkpoint).path):
+            report = evaluate(
+                run_or_checkpoint,
+                metric,
+                split=split,
+                seed=seed,
+                fast=fast,
+                device=device,
+                chance=chance,
+            )
         show_scores(report)
 
 
@@ -98,15 +101,17 @@ def curve(
         from disentangle.analysis.literature import published
         from disentangle.plugins import host
         from disentangle.run import load_run
+        from disentangle.run.lock import lock_run
 
         run = load_run(run_dir)
         if literature is not None and literature not in host.datasets.names():
             raise DisentangleError(f"--published {literature}: no dataset of that name")
-        result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
-        show_curve(result, title=str(run.path))
-        dataset = literature or run.recipe().dataset.type
-        path = output or run.note(run.path / "curve.png")
-        out.print(f"wrote {curve_plot(result, published(dataset), path)}")
+        with lock_run(run.path):  # curve.json is written into the run folder
+            result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
+            show_curve(result, title=str(run.path))
+            dataset = literature or run.recipe().dataset.type
+            path = output or run.note(run.path / "curve.png")
+            out.print(f"wrote {curve_plot(result, published(dataset), path)}")
 
 
 @app.command()

@@ -528,6 +528,10 @@ FLAG_CASES = [
     case("ok-traverse", ("traverse", "{run}", "--steps", "2", "--rows", "1"), code=0),
     case("sample-n-zero", "sample {run} --n 0", "--n", code=2),
     case("sample-n-negative", "sample {run} --n -5", "--n", code=2),
+    case(
+        "sample-out-txt", ("sample", "{run}", "--n", "4", "--out", "{tmp}/x.txt"), "--out", "x.txt"
+    ),
+    case("sample-out-no-ending", ("sample", "{run}", "--out", "{tmp}/samples"), "--out"),
     case("traverse-steps-zero", "traverse {run} --steps 0", "--steps", code=2),
     case("traverse-steps-one", "traverse {run} --steps 1", "--steps", code=2),
     case("traverse-rows-zero", "traverse {run} --rows 0", "--rows", code=2),
@@ -895,6 +899,22 @@ RUN_FOLDER_CASES = [
     shape_change("resume-change-noise-dim", "noise.dim=7", "noise.dim"),
     shape_change("resume-change-code-dim", "codes[1].dim=2", "codes[1].dim"),
     resume_refused("resume-change-seed", "train.seed=5", "train.seed"),
+    case(
+        "resume-backwards",
+        (*RESUME, "--set", "train.iterations=4"),
+        "train.iterations",
+        "4",
+        "(6,",
+        "backwards",
+        keep=(*UNCHANGED, "run/metrics.jsonl"),
+    ),
+    case(
+        "resume-nothing-to-do",
+        (*RESUME, "--set", "train.iterations=6"),
+        "nothing to do",
+        code=0,
+        keep=(*UNCHANGED, "run/metrics.jsonl"),
+    ),
     resume_refused("resume-bad-override", "method.lr_g=0", "method.lr_g"),
     case(
         "resume-lr-override-applies",
@@ -934,6 +954,94 @@ RUN_FOLDER_CASES = [
 @pytest.mark.parametrize("c", RUN_FOLDER_CASES)
 def test_run_folders(c: Case, tmp_path: Path, trained: Path) -> None:
     run_case(c, tmp_path, trained)
+
+
+# --------------------------------------------------------------------------------------------
+# A run folder held by another writer (a real second process holds its lock)
+# --------------------------------------------------------------------------------------------
+
+HOLDER = """
+import sys
+from disentangle.run.lock import lock_run
+
+with lock_run(sys.argv[1], create=True):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+_HOLDERS: dict[Path, subprocess.Popen[str]] = {}  # by case folder
+
+
+def held(folder: str, killed: bool = False) -> Setup:
+    """Another process holds `folder`'s writer lock (or held it, and was SIGKILLed)."""
+
+    def setup(ctx: Ctx) -> None:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, ctx.sub(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        _HOLDERS[ctx.tmp] = holder
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        if killed:
+            holder.kill()
+            holder.wait()
+
+    return setup
+
+
+def names_the_holder(ctx: Ctx, output: str) -> None:
+    assert f"PID {_HOLDERS[ctx.tmp].pid}" in flatten(output)[0], output
+
+
+def held_case(id_: str, args: str | tuple[str, ...], folder: str = "{run}") -> Any:
+    return case(
+        id_,
+        args,
+        folder,
+        "another disentangle process",
+        setup=held(folder),
+        check=names_the_holder,
+        keep=("run",),
+    )
+
+
+WRITER_CASES = [
+    case(
+        "ok-resume-after-holder-killed",
+        RESUME,
+        "nothing to do",
+        code=0,
+        setup=held("{run}", killed=True),
+    ),
+    case(
+        "ok-sample-elsewhere-while-held",
+        ("sample", "{run}", "--n", "4", "--out", "{tmp}/s.png"),
+        code=0,
+        setup=held("{run}"),
+    ),
+    case("ok-table-while-held", ("table", "{run}"), code=0, setup=held("{run}")),
+    held_case("run-into-held-new-folder", ("run", "{recipe}", *OUT), folder="{tmp}/out"),
+    held_case("run-overwrite-held", ("run", "{recipe}", "--out", "{run}", "--overwrite", *OUT[2:])),
+    held_case("resume-held", RESUME),
+    held_case("resume-extend-held", (*RESUME, "--set", "train.iterations=8")),
+    held_case("eval-held", ("eval", "{run}", "--metric", "accuracy", "--fast")),
+    held_case("curve-held", ("curve", "{run}", "--metric", "accuracy", "--fast")),
+    held_case("figures-held", ("figures", "{run}")),
+    held_case("traverse-held", ("traverse", "{run}", "--rows", "1")),
+    held_case("sample-held", ("sample", "{run}", "--n", "4")),
+]
+
+
+@pytest.mark.parametrize("c", WRITER_CASES)
+def test_one_writer_per_run_folder(c: Case, tmp_path: Path, trained: Path) -> None:
+    try:
+        run_case(c, tmp_path, trained)
+    finally:
+        holder = _HOLDERS.pop(tmp_path, None)
+        if holder is not None:
+            holder.kill()
+            holder.wait()
 
 
 # --------------------------------------------------------------------------------------------
