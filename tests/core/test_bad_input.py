@@ -326,6 +326,26 @@ def value_case(id_: str, *edits: tuple[str, Any], needles: tuple[Needle, ...]) -
     return case(id_, ("validate", "{recipe}"), *needles, recipe=tiny(*edits))
 
 
+#: a string (or a float) where TOML has the type: each key's own error, nothing coerced
+STRICT_TYPES = [
+    ("method", {"g_updates": "2"}, "method.g_updates"),
+    ("method", {"mi_trains_trunk": "yes"}, "method.mi_trains_trunk"),
+    ("method", {"mi_trains_trunk": "true"}, "method.mi_trains_trunk"),
+    ("method", {"lr_g": "1e-3"}, "method.lr_g"),
+    ("method", {"type": "beta_vae", "beta": "4"}, "method.beta"),
+    ("train.iterations", "6", "train.iterations"),
+    ("train.iterations", 6.0, "train.iterations"),
+    ("train.compile", "false", "train.compile"),
+    ("train.compile", 0, "train.compile"),
+    ("noise.dim", "4", "noise.dim"),
+    ("codes.0.k", "3", "codes[0].k"),
+    ("codes.1.lambda", "0.1", "codes[1].lambda"),
+    ("backbone.width", "0.125", "backbone.width"),
+    ("dataset.scales", "2", "dataset.scales"),
+    ("images.samples", "4", "images.samples"),
+    ("evaluate", {"fast": "true"}, "evaluate.fast"),
+]
+
 VALUE_CASES = [
     case("ok-device-cuda0", "validate {recipe}", code=0, recipe=tiny(("train.device", "cuda:0"))),
     case("ok-device-cuda", "validate {recipe}", code=0, recipe=tiny(("train.device", "cuda"))),
@@ -389,6 +409,20 @@ VALUE_CASES = [
         needles=("method.augment",),
     ),
     value_case("categorical-k-one", ("codes.0.k", 1), needles=("codes[0].k",)),
+    *[
+        value_case(f"strict-{key}", (key, value), needles=(where,))
+        for key, value, where in STRICT_TYPES
+    ],
+    case(
+        "strict-method-g-updates-run",
+        ("run", "{recipe}", *OUT),
+        "method.g_updates",
+        recipe=tiny(("method", {"g_updates": "2"})),
+    ),
+    case("ok-int-for-float", "validate {recipe}", code=0, recipe=tiny(("method", {"lr_g": 1}))),
+    case(
+        "ok-int-for-float-lambda", "validate {recipe}", code=0, recipe=tiny(("codes.1.lambda", 1))
+    ),
     case(
         "batch-larger-than-dataset-run",
         ("run", "{recipe}", *OUT),
@@ -450,6 +484,8 @@ OVERRIDE_CASES = [
     *override_cases("zero-lr", "method.lr_g=0", "method.lr_g"),
     *override_cases("batch-size-word", "train.batch_size=abc", "train.batch_size"),
     *override_cases("unknown-key", "train.bogus=1", "train.bogus"),
+    *override_cases("bool-word", "method.mi_trains_trunk=yes", "method.mi_trains_trunk"),
+    *override_cases("quoted-number", 'method.g_updates="2"', "method.g_updates"),
 ]
 
 
