@@ -49,7 +49,11 @@ def eval_(
     ] = None,
 ) -> None:
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
-    with user_errors():
+    kept = (
+        "eval.json is unchanged (eval writes it at the end); to evaluate, run "
+        f"disentangle eval {run_or_checkpoint} again"
+    )
+    with user_errors(interrupted=kept):
         from disentangle.analysis.evaluate import evaluate
         from disentangle.run import load_run
         from disentangle.run.lock import lock_run
@@ -96,7 +100,11 @@ def curve(
 ) -> None:
     """Metrics over a run's kept checkpoints: RUN/curve.json (resumed if stopped), a table, and
     a plot with the published numbers beside."""
-    with user_errors():
+    kept = (
+        "curve.json keeps the checkpoints scored so far; run "
+        f"disentangle curve {run_dir} again to go on from there"
+    )
+    with user_errors(interrupted=kept):
         from disentangle.analysis.curve import curve_plot, metric_curve
         from disentangle.analysis.literature import published
         from disentangle.plugins import host
@@ -177,10 +185,12 @@ def table(
     """One table of runs: final L_I and eval.json scores, grouped by the recipe values that
     differ between them, mean ± std over seeds."""
     with user_errors():
-        from disentangle.analysis.table import sweep_table
+        from disentangle.analysis.table import refuse_mixed, sweep_table
         from disentangle.run import load_run
 
-        result = sweep_table([load_run(r) for r in runs], metric)
+        loaded = [load_run(r) for r in runs]
+        refuse_mixed(loaded, ("method",), "a table (each method logs scalars of its own)")
+        result = sweep_table(loaded, metric)
         show_sweep_table(result)
         if csv_path is not None:
             result.write_csv(csv_path)

@@ -79,7 +79,7 @@ def run(
             )
             raise typer.Exit(1)
         raise typer.Exit(_torchrun(nproc, ["run", *_given_args(ctx, skip="nproc")]))
-    with user_errors():
+    with user_errors(interrupted="continue from the last checkpoint with --resume RUN_DIR"):
         from disentangle.recipe import load_recipe
         from disentangle.run.lock import lock_run
         from disentangle.training.loop import resume as resume_run

@@ -15,6 +15,7 @@ module's trained tiny run) and {data} ({tmp}/data, where dataset cases write MNI
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import math
 import os
@@ -1078,6 +1079,146 @@ def test_one_writer_per_run_folder(c: Case, tmp_path: Path, trained: Path) -> No
         if holder is not None:
             holder.kill()
             holder.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Commands over runs of different methods or datasets ({tmp}/other: a copy of the trained run,
+# its recipe.json changed; these commands read recipes before any weights)
+# --------------------------------------------------------------------------------------------
+
+
+def other_run(**tables: dict[str, Any]) -> Setup:
+    def setup(ctx: Ctx) -> None:
+        shutil.copytree(ctx.run, ctx.tmp / "other")
+        path = ctx.tmp / "other" / "recipe.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **tables}))
+
+    return setup
+
+
+OTHER_METHOD = other_run(method={"type": "infogan_cr"})
+OTHER_DATASET = other_run(dataset={"type": "mnist", "root": "data"})
+MIXED_CASES = [
+    case("ok-table-one-method", "table {run} {tmp}/other", code=0, setup=other_run()),
+    case(
+        "table-two-methods",
+        "table {run} {tmp}/other",
+        "method.type",
+        "infogan_cr: {tmp}/other",
+        setup=OTHER_METHOD,
+    ),
+    case("select-two-methods", "select {run} {tmp}/other", "method.type", setup=OTHER_METHOD),
+    case(
+        "select-purity-two-methods",
+        "select {run} {tmp}/other --by purity",
+        "method.type",
+        setup=OTHER_METHOD,
+    ),
+    case(
+        "select-two-datasets",
+        "select {run} {tmp}/other",
+        "dataset.type",
+        "mnist: {tmp}/other",
+        setup=OTHER_DATASET,
+    ),
+]
+
+
+@pytest.mark.parametrize("c", MIXED_CASES)
+def test_mixed_runs(c: Case, tmp_path: Path, trained: Path) -> None:
+    run_case(c, tmp_path, trained)
+
+
+# --------------------------------------------------------------------------------------------
+# Ctrl-C in a command: what was kept and how to go on, in that command's terms
+# --------------------------------------------------------------------------------------------
+
+
+def interrupting(module: str, name: str) -> Setup:
+    """`module.name` raises KeyboardInterrupt (as Ctrl-C in the middle of it would)."""
+
+    def setup(ctx: Ctx) -> None:
+        def stop(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt
+
+        _PATCHES.setattr(importlib.import_module(module), name, stop)
+
+    return setup
+
+
+def never_says(text: str) -> Check:
+    def check(ctx: Ctx, output: str) -> None:
+        assert text not in output, output
+
+    return check
+
+
+_PATCHES = pytest.MonkeyPatch()
+INTERRUPT_CASES = [
+    case(
+        "eval",
+        "eval {run}",
+        "eval.json is unchanged",
+        "disentangle eval {run} again",
+        code=130,
+        setup=interrupting("disentangle.analysis.evaluate", "evaluate"),
+        check=never_says("--resume"),
+        keep=("run",),
+    ),
+    case(
+        "curve",
+        "curve {run}",
+        "curve.json keeps",
+        "disentangle curve {run} again",
+        code=130,
+        setup=interrupting("disentangle.analysis.curve", "metric_curve"),
+        check=never_says("--resume"),
+    ),
+    case(
+        "run-resume",
+        (*RESUME, "--set", "train.iterations=8"),
+        "--resume RUN_DIR",
+        code=130,
+        setup=interrupting("disentangle.training.loop", "resume"),
+    ),
+    case(
+        "figures",
+        "figures {run}",
+        "run it again",
+        code=130,
+        setup=interrupting("disentangle.run", "load_run"),
+        check=never_says("--resume"),
+    ),
+]
+
+
+@pytest.mark.parametrize("c", INTERRUPT_CASES)
+def test_interrupted_commands(c: Case, tmp_path: Path, trained: Path) -> None:
+    try:
+        run_case(c, tmp_path, trained)
+    finally:
+        _PATCHES.undo()
+
+
+#: commands whose output goes to a full device: the error names standard output
+STDOUT_COMMANDS = [("schema",), ("schema", "--plugins"), ("plugins",), ("validate", "{recipe}")]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", STDOUT_COMMANDS, ids=" ".join)
+def test_standard_output_full(args: tuple[str, ...], tmp_path: Path) -> None:
+    ctx = Ctx(tmp_path, None)
+    ctx.recipe.write_text(TINY_TOML)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "disentangle", *(ctx.sub(a) for a in args)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert_outcome(result.returncode, result.stderr, None, 1)
+    assert_needles(result.stderr, ("standard output: No space left on device",))
 
 
 # --------------------------------------------------------------------------------------------
