@@ -29,7 +29,7 @@ def lock_run(folder: str | Path, *, create: bool = False) -> Iterator[None]:
     Under torchrun only rank 0 writes into the run folder, so the other ranks take no lock.
     """
     folder = Path(folder)
-    key = folder.absolute()
+    key = folder.resolve()
     if os.environ.get("RANK", "0") != "0" or key in _held:
         _held[key] = _held.get(key, 0) + 1
         try:
