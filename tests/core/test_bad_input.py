@@ -1027,6 +1027,57 @@ def held(folder: str, killed: bool = False) -> Setup:
     return setup
 
 
+#: `disentangle ARGS` with training paused in its first step until a line comes on stdin
+TRAINING = """
+import sys
+from disentangle.cli import app
+from disentangle_infogan.method import InfoGAN
+
+step, paused = InfoGAN.step, []
+
+
+def pausing(self, batch):
+    if not paused:
+        paused.append(True)
+        print("held", flush=True)
+        sys.stdin.readline()
+    return step(self, batch)
+
+
+InfoGAN.step = pausing
+app(sys.argv[1:])
+"""
+
+
+def training(*args: str) -> Setup:
+    """Another `disentangle` process trains into the run folder (paused in its first step)."""
+
+    def setup(ctx: Ctx) -> None:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", TRAINING, *(ctx.sub(a) for a in args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        _HOLDERS[ctx.tmp] = holder
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+
+    return setup
+
+
+def trains_alone(ctx: Ctx, output: str) -> None:
+    """The refused writer named the trainer; the trainer then ends alone, each iteration of
+    metrics.jsonl logged once."""
+    names_the_holder(ctx, output)
+    holder = _HOLDERS[ctx.tmp]
+    assert holder.stdin is not None
+    holder.communicate("go\n", timeout=300)
+    assert holder.returncode == 0
+    iterations = [strict_json(line)["iteration"] for line in metrics_lines(ctx)]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == 8, iterations
+
+
 def names_the_holder(ctx: Ctx, output: str) -> None:
     assert f"PID {_HOLDERS[ctx.tmp].pid}" in flatten(output)[0], output
 
@@ -1061,6 +1112,14 @@ WRITER_CASES = [
     held_case("run-into-held-new-folder", ("run", "{recipe}", *OUT), folder="{tmp}/out"),
     held_case("run-overwrite-held", ("run", "{recipe}", "--out", "{run}", "--overwrite", *OUT[2:])),
     held_case("resume-held", RESUME),
+    case(
+        "resume-while-training",
+        (*RESUME, "--set", "train.iterations=8"),
+        "{run}",
+        "another disentangle process",
+        setup=training(*RESUME, "--set", "train.iterations=8"),
+        check=trains_alone,
+    ),
     held_case("resume-extend-held", (*RESUME, "--set", "train.iterations=8")),
     held_case("eval-held", ("eval", "{run}", "--metric", "accuracy", "--fast")),
     held_case("curve-held", ("curve", "{run}", "--metric", "accuracy", "--fast")),
