@@ -88,9 +88,9 @@ def _acquire(folder: Path) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
-            pid = f"PID {holder}" if holder.isdigit() else "another process"
+            pid = f" (PID {holder})" if holder.isdigit() else ""  # it may not have written it yet
             raise RunDirError(
-                f"{folder}: another disentangle process ({pid}) is writing into this run "
+                f"{folder}: another disentangle process{pid} is writing into this run "
                 "folder; one run folder takes one writer at a time: wait for it to finish (or "
                 "stop it), then run the command again"
             ) from None
