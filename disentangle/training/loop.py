@@ -96,12 +96,15 @@ def resume(
         records = run.metrics()
         trainer = Trainer(recipe, run, state, meta["iteration"], overrides, sidecar)
         if recipe.train.iterations == trainer.iteration:  # checked in full, but nothing to train
-            print(
-                f"nothing to do: {run.path} is at iteration {trainer.iteration} already "
-                f"(train.iterations = {recipe.train.iterations}); nothing was changed. To train "
-                "on, give --set train.iterations=N with N above it.",
-                file=sys.stderr,
-            )
+            if trainer.ranks.main:
+                print(
+                    f"nothing to do: {run.path} is at iteration {trainer.iteration} already "
+                    f"(train.iterations = {recipe.train.iterations}): its checkpoints, "
+                    "recipe.json and metrics.jsonl are left as they are. To train on, give "
+                    "--set train.iterations=N with N above it.",
+                    file=sys.stderr,
+                )
+            distributed.stop(trainer.ranks)
             return run
         if trainer.ranks.main:
             trainer.write_recipe()
