@@ -37,6 +37,7 @@ from support.tiny import TINY_RECIPE, TINY_TOML
 from typer.testing import CliRunner
 
 from disentangle.cli import add_plugin_commands, app
+from disentangle.run import lock as run_lock
 
 runner = CliRunner()
 add_plugin_commands(app)  # `data` is the datasets plugin's, added as `main` adds it
@@ -997,11 +998,15 @@ def test_run_folders(c: Case, tmp_path: Path, trained: Path) -> None:
 # A run folder held by another writer (a real second process holds its lock)
 # --------------------------------------------------------------------------------------------
 
+# the toolkit's lock module, loaded from its file: the holder starts in a fraction of a second,
+# without the torch that importing the `disentangle.run` package brings
 HOLDER = """
-import sys
-from disentangle.run.lock import lock_run
+import importlib.util, sys
 
-with lock_run(sys.argv[1], create=True):
+spec = importlib.util.spec_from_file_location("lock", sys.argv[2])
+lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lock)
+with lock.lock_run(sys.argv[1], create=True):
     print("held", flush=True)
     sys.stdin.read()
 """
@@ -1013,7 +1018,7 @@ def held(folder: str, killed: bool = False) -> Setup:
 
     def setup(ctx: Ctx) -> None:
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, ctx.sub(folder)],
+            [sys.executable, "-c", HOLDER, ctx.sub(folder), run_lock.__file__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
