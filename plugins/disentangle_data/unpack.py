@@ -4,6 +4,7 @@ place, so nothing is left half-written at a real name."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tarfile
@@ -55,7 +56,7 @@ def unpack(archive: Path, into: Path, kind: Literal["tar", "zip"]) -> None:
     content = staging / "content"  # apart from the mark, whatever the archive holds
     content.mkdir()
     try:
-        _extract(archive, content, kind)
+        _extract(archive, content, kind, into)
         entries = sorted(content.iterdir())
         taken = [str(into / e.name) for e in entries if (into / e.name).exists()]
         if taken:
@@ -69,19 +70,32 @@ def unpack(archive: Path, into: Path, kind: Literal["tar", "zip"]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract(archive: Path, staging: Path, kind: Literal["tar", "zip"]) -> None:
+def _extract(archive: Path, staging: Path, kind: Literal["tar", "zip"], into: Path) -> None:
+    """Extract `archive` into `staging` (inside `into`); a full disk is said as one, with the
+    bytes needed."""
+    needed = 0
     try:
         if kind == "tar":
             with tarfile.open(archive) as tar:
                 members = whole_tar(tar, archive)
+                needed = sum(m.size for m in members)
                 tar.extractall(staging, members, filter="data")  # no links, no paths out of it
             return
         with zipfile.ZipFile(archive) as zip_:
             unsafe = [n for n in zip_.namelist() if _escapes(n)]
             if unsafe:
                 raise DatasetError(f"{archive}: members outside its folder: {unsafe[:3]}")
+            needed = sum(info.file_size for info in zip_.infolist())
             zip_.extractall(staging)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise DatasetError(f"{archive}: not a valid {kind} archive ({exc})") from None
+        raise DatasetError(
+            f"{into}: the disk is full ({exc.strerror}) while unpacking "
+            f"{archive.name}, whose files need {needed} bytes there. Free that much space (or "
+            "give another --root), then run the same command again."
+        ) from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"{archive}: not a valid {kind} archive ({exc})") from None
 
 

@@ -1,10 +1,13 @@
 """Hostile archives, table-driven: tar and zip members that would land outside the folder
 (`../`, absolute paths, links out of it, devices) are refused or kept inside it; nothing is
-written outside the folder, and no staging folder is left behind."""
+written outside the folder, and no staging folder is left behind. And a disk that fills while
+unpacking is said as a full disk."""
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -76,3 +79,24 @@ def test_hostile_members_stay_inside(case: str, tmp_path: Path) -> None:
         assert files(into) and all(not p.startswith(".") for p in files(into))
     assert beside(tmp_path) == before  # nothing written beside the folder
     assert not Path("/tmp/evil-absolute.txt").exists()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_a_full_disk_while_unpacking_is_said_as_one(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / f"archive.{kind}"
+    write_archive(archive, kind, [("inside/a.txt", FILE, None)])
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tarfile.TarFile if kind == "tar" else zipfile.ZipFile, "extractall", full)
+    into = tmp_path / "data"
+    into.mkdir()
+    with pytest.raises(DatasetError) as raised:
+        unpack(archive, into, kind)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert f"{into}: the disk is full" in message and "5 bytes" in message, message
+    assert "not a valid" not in message
+    assert files(into) == set()  # the staging folder removed
