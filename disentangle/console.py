@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, Any
 
 import typer
 from rich.console import Console, Group
@@ -42,20 +43,64 @@ def show_error(exc: DisentangleError) -> None:
         err.print(Panel(Text(str(exc)), title="error", title_align="left", border_style="red"))
 
 
+#: what `user_errors` says when the user interrupts a command that gives no advice of its own
+INTERRUPTED = "the command stopped before its end; run it again"
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
+def user_errors(interrupted: str = INTERRUPTED) -> Iterator[None]:
+    """DisentangleError (and an OSError) as a message and exit 1; Ctrl-C as `interrupted`, what
+    was kept and how to go on, and exit 130."""
     try:
         yield
     except DisentangleError as exc:
         show_error(exc)
         raise typer.Exit(1) from None
     except BrokenPipeError:  # the reader stopped early (`disentangle schema | head`): not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         raise typer.Exit(0) from None
     except OSError as exc:  # a path the command cannot use: a file for a folder, no permission
-        where = exc.filename or "a file"
-        show_error(DisentangleError(f"{where}: {exc.strerror or exc}"))
+        show_os_error(exc)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: continue from the last checkpoint with --resume RUN_DIR")
+        err.print(f"[yellow]interrupted[/]: {interrupted}")
         raise typer.Exit(130) from None
+
+
+def show_os_error(exc: OSError) -> None:
+    """An OSError as a message naming its file (or standard output, then given up on)."""
+    if exc.filename == STANDARD_OUTPUT:
+        silence_stdout()
+    show_error(DisentangleError(f"{exc.filename or 'a file'}: {exc.strerror or exc}"))
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null: nothing more is written (or fails) there."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+#: the name an error writing standard output gives as its file
+STANDARD_OUTPUT = "standard output"
+
+
+class NamedStandardOutput:
+    """A stream (the program's sys.stdout) whose write errors (`> /dev/full`, a full disk behind
+    `> file`) name standard output as their file."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, STANDARD_OUTPUT) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, STANDARD_OUTPUT) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

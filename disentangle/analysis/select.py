@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from disentangle.analysis.evaluate import default_metric, encoder, eval_context
+from disentangle.analysis.table import refuse_mixed
 from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError
 from disentangle.plugins import host
@@ -39,9 +40,11 @@ STD_IMAGES = 10_000
 
 
 def need_two(runs: list[Run]) -> None:
-    """Model selection chooses among runs: refuse fewer than two."""
+    """Model selection chooses among runs of one method on one dataset: refuse fewer than two,
+    or a mix."""
     if len(runs) < 2:
         raise DisentangleError("model selection needs at least two runs")
+    refuse_mixed(runs, ("method", "dataset"), "model selection")
 
 
 @dataclass

@@ -70,6 +70,22 @@ class SweepTable:
                 w.writerow([*g.values, len(g.runs), *cells])
 
 
+def refuse_mixed(runs: list[Run], kinds: tuple[str, ...], what: str) -> None:
+    """Refuse runs whose recipes differ in one of `kinds` ("method", "dataset"): their `type`s
+    are named, each with its runs; `what` says what compares runs of one kind only."""
+    recipes = [r.require().recipe() for r in runs]
+    for kind in kinds:
+        found: dict[str, list[str]] = {}
+        for run, recipe in zip(runs, recipes, strict=True):
+            found.setdefault(getattr(recipe, kind).type, []).append(str(run.path))
+        if len(found) > 1:
+            groups = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in found.items())
+            raise DisentangleError(
+                f"the runs differ in {kind}.type ({groups}): {what} compares runs of one "
+                f"{kind}; give each {kind}'s runs to a command of their own"
+            )
+
+
 def sweep_table(runs: list[Run], metrics: list[str] | None = None) -> SweepTable:
     if not runs:
         raise DisentangleError("give at least one run folder")

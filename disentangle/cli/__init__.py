@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from disentangle.console import err
+from disentangle.console import STANDARD_OUTPUT, NamedStandardOutput, err, show_os_error
 
 if TYPE_CHECKING:
     from disentangle.plugins import PluginHost
@@ -64,4 +64,11 @@ def main() -> None:
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if command not in core_commands():
         add_plugin_commands(app)
-    app(prog_name="disentangle")
+    sys.stdout = NamedStandardOutput(sys.stdout)  # type: ignore[assignment]
+    try:
+        app(prog_name="disentangle")
+    except OSError as exc:  # writing standard output, in a command without user_errors
+        if exc.filename != STANDARD_OUTPUT:
+            raise
+        show_os_error(exc)
+        sys.exit(1)

@@ -50,23 +50,30 @@ def eval_(
     ] = None,
 ) -> None:
     """Compute metrics of a trained run; writes RUN/eval.json and PNGs into RUN/eval/."""
-    with user_errors():
+    kept = (
+        "eval.json is unchanged (eval writes it at the end); to evaluate, run "
+        f"disentangle eval {run_or_checkpoint} again"
+    )
+    with user_errors(interrupted=kept):
         from disentangle.analysis.evaluate import evaluate
+        from disentangle.run import load_run
+        from disentangle.run.lock import lock_run
 
         if inception_weights is not None:
             if not inception_weights.is_file():
                 raise DisentangleError(f"--inception-weights {inception_weights}: no such file")
             os.environ["DISENTANGLE_INCEPTION_WEIGHTS"] = str(inception_weights)
 
-        report = evaluate(
-            run_or_checkpoint,
-            metric,
-            split=split,
-            seed=seed,
-            fast=fast,
-            device=device,
-            chance=chance,
-        )
+        with lock_run(load_run(run_or_checkpoint).path):
+            report = evaluate(
+                run_or_checkpoint,
+                metric,
+                split=split,
+                seed=seed,
+                fast=fast,
+                device=device,
+                chance=chance,
+            )
         show_scores(report)
 
 
@@ -94,20 +101,26 @@ def curve(
 ) -> None:
     """Metrics over a run's kept checkpoints: RUN/curve.json (resumed if stopped), a table, and
     a plot with the published numbers beside."""
-    with user_errors():
+    kept = (
+        "curve.json keeps the checkpoints scored so far; run "
+        f"disentangle curve {run_dir} again to go on from there"
+    )
+    with user_errors(interrupted=kept):
         from disentangle.analysis.curve import curve_plot, metric_curve
         from disentangle.analysis.literature import published
         from disentangle.plugins import host
         from disentangle.run import load_run
+        from disentangle.run.lock import lock_run
 
         run = load_run(run_dir)
         if literature is not None and literature not in host.datasets.names():
             raise DisentangleError(f"--published {literature}: no dataset of that name")
-        result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
-        show_curve(result, title=str(run.path))
-        dataset = literature or run.recipe().dataset.type
-        path = output or run.note(run.path / "curve.png")
-        out.print(f"wrote {curve_plot(result, published(dataset), path)}")
+        with lock_run(run.path):  # curve.json is written into the run folder
+            result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
+            show_curve(result, title=str(run.path))
+            dataset = literature or run.recipe().dataset.type
+            path = output or run.note(run.path / "curve.png")
+            out.print(f"wrote {curve_plot(result, published(dataset), path)}")
 
 
 @app.command()
@@ -203,10 +216,12 @@ def table(
     """One table of runs: final L_I and eval.json scores, grouped by the recipe values that
     differ between them, mean ± std over seeds."""
     with user_errors():
-        from disentangle.analysis.table import sweep_table
+        from disentangle.analysis.table import refuse_mixed, sweep_table
         from disentangle.run import load_run
 
-        result = sweep_table([load_run(r) for r in runs], metric)
+        loaded = [load_run(r) for r in runs]
+        refuse_mixed(loaded, ("method",), "a table (each method logs scalars of its own)")
+        result = sweep_table(loaded, metric)
         show_sweep_table(result)
         if csv_path is not None:
             result.write_csv(csv_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,10 +36,18 @@ def traverse(
         from disentangle.run import load_run
 
         run = load_run(run_or_checkpoint)
-        for path in _traversals(
-            run, run.load(), code, span, steps, rows, seed, gif, out_dir or run.path / "figures"
-        ):
-            out.print(f"wrote {path}")
+        folder = out_dir or run.path / "figures"
+        with _writing(run, folder):
+            for path in _traversals(run, run.load(), code, span, steps, rows, seed, gif, folder):
+                out.print(f"wrote {path}")
+
+
+def _writing(run: Any, target: Path) -> AbstractContextManager[None]:
+    """The run folder's writer lock when `target` lies in it (elsewhere, the run is only read)."""
+    from disentangle.run.lock import lock_run
+
+    inside = target.resolve().is_relative_to(run.path.resolve())
+    return lock_run(run.path) if inside else nullcontext()
 
 
 def _traversals(
@@ -81,12 +90,13 @@ def figures(
         from disentangle.run.figures import save_grid
 
         run = load_run(run_dir)
-        trained = run.load()
         folder = run.path / "figures"
-        samples = run.note(folder / f"samples-{seed}.png")
-        paths = [save_grid(run.sample(100, seed, trained), samples, 10)]
-        for span in ((-1.0, 1.0), (-2.0, 2.0)):
-            paths += _traversals(run, trained, None, span, 10, 10, seed, gif, folder)
+        with _writing(run, folder):
+            trained = run.load()
+            samples = run.note(folder / f"samples-{seed}.png")
+            paths = [save_grid(run.sample(100, seed, trained), samples, 10)]
+            for span in ((-1.0, 1.0), (-2.0, 2.0)):
+                paths += _traversals(run, trained, None, span, 10, 10, seed, gif, folder)
         for path in paths:
             out.print(f"wrote {path}")
 
@@ -119,7 +129,23 @@ def sample(
         from disentangle.run import load_run
         from disentangle.run.figures import save_grid
 
+        if output is not None:
+            _check_image_name(output)
         run = load_run(run_or_checkpoint)
-        path = run.note(output or run.path / "figures" / f"samples-{seed}.png")
-        save_grid(run.sample(n, seed), path, max(1, round(math.sqrt(n))))
-        out.print(f"wrote {path}")
+        target = output or run.path / "figures" / f"samples-{seed}.png"
+        with _writing(run, target):
+            save_grid(run.sample(n, seed), run.note(target), max(1, round(math.sqrt(n))))
+        out.print(f"wrote {target}")
+
+
+def _check_image_name(path: Path) -> None:
+    """Refuse an --out whose ending names no image format that PIL writes."""
+    from PIL import Image
+
+    Image.init()
+    formats = Image.registered_extensions()
+    if formats.get(path.suffix.lower()) not in Image.SAVE:
+        raise DisentangleError(
+            f"--out {path}: not an image file name (its ending {path.suffix or '(none)'!r} "
+            "names no image format); give a name ending in .png, .jpg, .webp or .bmp"
+        )

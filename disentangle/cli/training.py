@@ -16,6 +16,7 @@ from disentangle.errors import DisentangleError
 
 if TYPE_CHECKING:
     from disentangle.recipe.sections import Recipe
+    from disentangle.run import Run
 from disentangle.cli.app import Sets, Variant, app, check_launcher
 from disentangle.cli.show import show_scores, show_seed_table, show_sweep_table
 
@@ -78,41 +79,44 @@ def run(
             )
             raise typer.Exit(1)
         raise typer.Exit(_torchrun(nproc, ["run", *_given_args(ctx, skip="nproc")]))
-    with user_errors():
+    with user_errors(interrupted="continue from the last checkpoint with --resume RUN_DIR"):
         from disentangle.recipe import load_recipe
+        from disentangle.run.lock import lock_run
         from disentangle.training.loop import resume as resume_run
         from disentangle.training.loop import train
 
         if resume is not None:
-            if recipe is not None:
-                _same_recipe(load_recipe(recipe, set_ or [], variant), resume)
-            result = resume_run(resume, set_ or [], progress=not quiet)
+            with lock_run(resume):  # held until the report page is written
+                if recipe is not None:
+                    _same_recipe(load_recipe(recipe, set_ or [], variant), resume)
+                _finished(resume_run(resume, set_ or [], progress=not quiet))
         elif recipe is None:
             raise DisentangleError("give a RECIPE file to train, or --resume RUN_DIR")
         elif grid or seeds is not None or launcher:
             base = load_recipe(recipe, set_ or [], variant)
             sweep = Sweep(out_dir, overwrite, quiet, jobs, launcher, launcher_option or [])
             _run_sweep(base, grid or [], seeds, sweep)
-            return
         else:
-            result = train(
-                load_recipe(recipe, set_ or [], variant),
-                out_dir,
-                overwrite=overwrite,
-                progress=not quiet,
-            )
-        out.print(f"run finished: [bold]{result.path}[/]")
-        report = result.path / "eval.json"
-        if report.is_file() and result.recipe().evaluate.metrics:
-            import json
+            chosen = load_recipe(recipe, set_ or [], variant)
+            folder = out_dir if out_dir is not None else Path("runs") / chosen.name
+            with lock_run(folder, create=True):  # held until the report page is written
+                _finished(train(chosen, folder, overwrite=overwrite, progress=not quiet))
 
-            show_scores(json.loads(report.read_text()))
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, one process writes the page
-            from disentangle.analysis.html_report import write_html_report
 
-            page = result.path / "report.html"
-            command = f"disentangle report {result.path} --html {page}"
-            out.print(f"report page: [bold]{write_html_report([result], page, command)}[/]")
+def _finished(result: Run) -> None:
+    """Say where a trained run is, its scores, and write its report page."""
+    out.print(f"run finished: [bold]{result.path}[/]")
+    report = result.path / "eval.json"
+    if report.is_file() and result.recipe().evaluate.metrics:
+        import json
+
+        show_scores(json.loads(report.read_text()))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one process writes the page
+        from disentangle.analysis.html_report import write_html_report
+
+        page = result.path / "report.html"
+        command = f"disentangle report {result.path} --html {page}"
+        out.print(f"report page: [bold]{write_html_report([result], page, command)}[/]")
 
 
 def _given_args(ctx: typer.Context, skip: str) -> list[str]:

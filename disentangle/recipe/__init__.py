@@ -29,6 +29,7 @@ _PUBLIC = {
     "apply_overrides": "keys",
     "recipe_model": "model",
     "validate_recipe": "model",
+    "validate_strictly": "model",
     "problems_of": "model",
     "key_path": "model",
     "to_data": "model",

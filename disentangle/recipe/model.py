@@ -3,9 +3,10 @@ paths, keys that moved into [method], and the checks that span components and th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model
 
@@ -24,6 +25,8 @@ from disentangle.recipe.sections import (
     Train,
 )
 from disentangle.registry import Choice, Entry, Registry, UnknownNameError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _nothing_registered(kind: str) -> Any:
@@ -176,6 +179,13 @@ def problems_of(err: ValidationError, data: Any) -> list[Problem]:
     return problems
 
 
+def validate_strictly(model: type[M], data: Any) -> M:
+    """`data` validated by `model` with pydantic's strict types: a string is never read as a
+    number or a boolean, nor a float as an integer (an integer where a float belongs is fine).
+    Validated as JSON, so that tables still become tuples, paths and enums."""
+    return model.model_validate_json(json.dumps(data, default=str), strict=True)
+
+
 def validate_recipe(data: Any, source: str = "recipe") -> Recipe:
     """Validate recipe data; every problem is collected into one RecipeError: the model's,
     keys that moved into [method], what the components cannot do together and what the method
@@ -185,7 +195,7 @@ def validate_recipe(data: Any, source: str = "recipe") -> Recipe:
         rest["method"] = {"type": DEFAULT_METHOD, **rest["method"]}  # a table without a type
     entry = method_entry(rest)
     try:
-        recipe = recipe_model(None if entry is None else entry.name).model_validate(rest)
+        recipe = validate_strictly(recipe_model(None if entry is None else entry.name), rest)
     except ValidationError as err:
         raise RecipeError(source, problems + problems_of(err, rest)) from None
     problems += check_compatible(recipe)

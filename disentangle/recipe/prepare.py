@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from disentangle.components import ImageData
 from disentangle.errors import RecipeError
 from disentangle.plugins import host
-from disentangle.recipe import DatasetFields, apply_overrides, problems_of
+from disentangle.recipe import DatasetFields, apply_overrides, problems_of, validate_strictly
 
 
 def prepare_dataset(name: str, root: str | None, overrides: list[str]) -> ImageData:
@@ -19,7 +19,7 @@ def prepare_dataset(name: str, root: str | None, overrides: list[str]) -> ImageD
     apply_overrides(data, overrides)
     model = host.datasets.get(name).spec_model(DatasetFields)
     try:
-        spec = model.model_validate(data)
+        spec = validate_strictly(model, data)
     except ValidationError as err:
         raise RecipeError(f"dataset {name!r}", problems_of(err, data)) from None
     return host.datasets.build(spec).load()

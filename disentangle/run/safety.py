@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from disentangle.errors import RunDirError
 from disentangle.run import MANIFEST, Run
+from disentangle.run.lock import LOCK_NAME
 
 
 def check_folder(run: Run, overwrite: bool) -> None:
-    """Refuse a folder that holds a run (without --overwrite) or files that are not a run's."""
+    """Refuse a folder that holds a run (without --overwrite) or files that are not a run's
+    (a writer's lock file aside)."""
     if run.path.exists() and not run.path.is_dir():
         raise RunDirError(f"{run.path}: a file, not a folder; choose another --out")
     if run.exists() or run.checkpoints():
@@ -22,7 +24,7 @@ def check_folder(run: Run, overwrite: bool) -> None:
                 f"{run.path} holds a run written without a manifest (an older version): "
                 "remove its files by hand, or choose another --out"
             )
-    elif run.path.is_dir() and any(run.path.iterdir()):
+    elif run.path.is_dir() and any(p.name != LOCK_NAME for p in run.path.iterdir()):
         raise RunDirError(
             f"{run.path} is not empty and is not a run folder (no {MANIFEST}): a run goes into a "
             "new or empty folder, so that no file of yours is overwritten or removed (not even "

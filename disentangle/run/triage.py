@@ -11,6 +11,7 @@ import torch
 
 from disentangle.errors import CheckpointError, DisentangleError, Problem, RecipeError, warn
 from disentangle.recipe import validate_recipe
+from disentangle.recipe.sections import Recipe
 from disentangle.run import Run
 from disentangle.run.checkpoint import load_checkpoint
 
@@ -74,3 +75,15 @@ def check_shapes(
                 ],
             )
         raise CheckpointError(f"{source}: the weights do not fit the recipe ({where})")
+
+
+def refuse_backwards(recipe: Recipe, iteration: int, sidecar: Path) -> None:
+    """A resume cannot go backwards: fewer iterations than the checkpoint's are refused."""
+    wanted = recipe.train.iterations
+    if wanted < iteration:
+        problem = (
+            f"{wanted} is below the iteration of the checkpoint resumed from ({iteration}, "
+            f"{sidecar.name}): a resume cannot go backwards; give at least {iteration}, or "
+            "train a new run"
+        )
+        raise RecipeError("--set", [Problem("train.iterations", problem, str(wanted))])

@@ -33,9 +33,10 @@ from disentangle.run.checkpoint import (
     write_text_atomic,
 )
 from disentangle.run.figures import render, sample_latents, save_grid, traversal_latents
+from disentangle.run.lock import lock_run
 from disentangle.run.metrics_log import json_line, nonfinite_keys
 from disentangle.run.safety import check_folder, claim_folder
-from disentangle.run.triage import check_shapes, newest_intact
+from disentangle.run.triage import check_shapes, newest_intact, refuse_backwards
 from disentangle.training import distributed
 from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
@@ -51,17 +52,20 @@ def train(
     overwrite: bool = False,
     progress: bool = False,
 ) -> Run:
-    """Train a recipe (a validated model or a TOML path) into a new run folder."""
+    """Train a recipe (a validated model or a TOML path) into a new run folder, holding the
+    folder's writer lock."""
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     run = Run(out if out is not None else Path("runs") / recipe.name)
-    check_folder(run, overwrite)
-    trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder behind
-    if trainer.ranks.main:
-        claim_folder(run)
-        trainer.write_recipe()
-    distributed.barrier(trainer.ranks)
-    return _finish(trainer, progress)
+    check_folder(run, overwrite)  # before the lock makes the folder: a file, a user's folder
+    with lock_run(run.path, create=True):
+        check_folder(run, overwrite)  # again, now that no other process can write into it
+        trainer = Trainer(recipe, run)  # loads the data: a missing dataset leaves no folder
+        if trainer.ranks.main:
+            claim_folder(run)
+            trainer.write_recipe()
+        distributed.barrier(trainer.ranks)
+        return _finish(trainer, progress)
 
 
 def resume(
@@ -70,29 +74,43 @@ def resume(
     """Continue a run from its newest intact checkpoint; `overrides` (e.g. train.iterations=N)
     apply, unless the restored state would undo them (then they are refused).
 
-    Everything is read and checked before any file of the run changes.
+    Everything is read and checked, under the folder's writer lock, before any file of the run
+    changes. A run already at its train.iterations has nothing to do: nothing is written.
     """
     run = Run(run_dir).require()
-    if not run.checkpoints():
-        data = run.recipe_data()
+    with lock_run(run.path):
+        if not run.checkpoints():
+            data = run.recipe_data()
+            apply_overrides(data, overrides)
+            recipe = validate_recipe(data, f"{run.recipe_path} (with --set overrides)")
+            warn(f"{run.path} stopped before its first checkpoint: starting it from the beginning")
+            return train(recipe, run.path, overwrite=True, progress=progress)
+        sidecar, state, meta, stored = newest_intact(run)
+        data = meta["recipe"]
         apply_overrides(data, overrides)
-        recipe = validate_recipe(data, f"{run.recipe_path} (with --set overrides)")
-        warn(f"{run.path} stopped before its first checkpoint: starting it from the beginning")
-        return train(recipe, run.path, overwrite=True, progress=progress)
-    sidecar, state, meta, stored = newest_intact(run)
-    data = meta["recipe"]
-    apply_overrides(data, overrides)
-    recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
-    if recipe.train.seed != stored.train.seed:
-        problem = "cannot change on resume: the checkpoint restores its random state"
-        raise RecipeError("--set", [Problem("train.seed", problem)])
-    records = run.metrics()
-    trainer = Trainer(recipe, run, state, meta["iteration"], overrides, sidecar)
-    if trainer.ranks.main:
-        trainer.write_recipe()
-        trainer.truncate_metrics(records)
-    distributed.barrier(trainer.ranks)
-    return _finish(trainer, progress)
+        recipe = validate_recipe(data, f"{sidecar} (with --set overrides)")
+        if recipe.train.seed != stored.train.seed:
+            problem = "cannot change on resume: the checkpoint restores its random state"
+            raise RecipeError("--set", [Problem("train.seed", problem)])
+        refuse_backwards(recipe, meta["iteration"], sidecar)
+        records = run.metrics()
+        trainer = Trainer(recipe, run, state, meta["iteration"], overrides, sidecar)
+        if recipe.train.iterations == trainer.iteration:  # checked in full, but nothing to train
+            if trainer.ranks.main:
+                print(
+                    f"nothing to do: {run.path} is at iteration {trainer.iteration} already "
+                    f"(train.iterations = {recipe.train.iterations}): its checkpoints, "
+                    "recipe.json and metrics.jsonl are left as they are. To train on, give "
+                    "--set train.iterations=N with N above it.",
+                    file=sys.stderr,
+                )
+            distributed.stop(trainer.ranks)
+            return run
+        if trainer.ranks.main:
+            trainer.write_recipe()
+            trainer.truncate_metrics(records)
+        distributed.barrier(trainer.ranks)
+        return _finish(trainer, progress)
 
 
 def _finish(trainer: Trainer, progress: bool) -> Run:

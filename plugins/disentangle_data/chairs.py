@@ -17,6 +17,7 @@ from disentangle.errors import DatasetError
 from disentangle_data.cache import CachedParams, Tensors, cache_file, cached, progress
 from disentangle_data.images import Resolution, fit, open_image
 from disentangle_data.sources import download_hint
+from disentangle_data.unpack import whole_tar
 
 FOLDER, ARCHIVE = "rendered_chairs", "rendered_chairs.tar"
 #: a render inside the folder or the archive: chair, elevation (p020/p030), azimuth (t000-t348)
@@ -90,7 +91,7 @@ class Chairs(Dataset):
         """The renders read straight from the tar archive, without unpacking it."""
         try:
             with tarfile.open(archive) as tar:
-                members = {m.name: m for m in tar.getmembers() if m.isfile()}
+                members = {m.name: m for m in whole_tar(tar, archive) if m.isfile()}
                 return self._read(list(members), lambda name: tar.extractfile(members[name]))
         except tarfile.TarError as exc:
             raise DatasetError(

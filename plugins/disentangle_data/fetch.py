@@ -3,6 +3,7 @@ connection breaks, checked, then renamed into place (so a file at its name is al
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 from pathlib import Path
@@ -45,8 +46,16 @@ def fetch(url: str, dest: Path, file: SourceFile, timeout: float, progress: Prog
     task = progress.add_task(dest.name, total=file.size)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            _transfer(url, dest, timeout, progress, task)
+            _transfer(url, dest, timeout, progress, task, file.size)
             break
+        except DownloadError as exc:  # after bytes came in, say that they are kept
+            have = part.stat().st_size if part.is_file() else 0
+            if not have:
+                raise
+            raise DownloadError(
+                f"{exc} The {have} bytes already fetched are kept in {part}: the same command "
+                "resumes from there."
+            ) from None
         except _Cut as cut:
             if cut.received == 0 or attempt == ATTEMPTS:
                 have = part.stat().st_size if part.is_file() else 0
@@ -66,8 +75,11 @@ def fetch(url: str, dest: Path, file: SourceFile, timeout: float, progress: Prog
     os.replace(part, dest)
 
 
-def _transfer(url: str, dest: Path, timeout: float, progress: Progress, task: TaskID) -> None:
-    """Append the rest of `url` to `dest.part` (all of it when the server ignores the Range)."""
+def _transfer(
+    url: str, dest: Path, timeout: float, progress: Progress, task: TaskID, size: int | None
+) -> None:
+    """Append the rest of `url` to `dest.part` (all of it when the server ignores the Range);
+    `size`: the file's published size, if known."""
     part = partial(dest)
     start = part.stat().st_size if part.is_file() else 0
     headers = {"User-Agent": USER_AGENT} | ({"Range": f"bytes={start}-"} if start else {})
@@ -99,15 +111,37 @@ def _transfer(url: str, dest: Path, timeout: float, progress: Progress, task: Ta
         total = start + int(length) if length else None
         progress.update(task, total=total, completed=start)
         received = 0
-        with part.open("ab" if start else "wb") as out:
-            try:
-                while chunk := response.read(CHUNK):
+        try:
+            with part.open("ab" if start else "wb") as out:
+                while chunk := _read(response, timeout, received):
                     out.write(chunk)
                     received += len(chunk)
                     progress.advance(task, len(chunk))
-            except TimeoutError:
-                raise _Cut(received, f"no data for {timeout:g} s (the server stalled)") from None
-            except (OSError, http.client.HTTPException) as exc:
-                raise _Cut(received, f"the connection broke ({exc})") from None
+        except OSError as exc:  # writing the part (reading raises _Cut)
+            raise _cannot_write(exc, part, total or size) from None
     if total is not None and start + received < total:
         raise _Cut(received, f"the connection closed at byte {start + received} of {total}")
+
+
+def _read(response: http.client.HTTPResponse, timeout: float, received: int) -> bytes:
+    """The next chunk of the answer (b"" at its end); a broken or stalled transfer is a _Cut."""
+    try:
+        return response.read(CHUNK)
+    except TimeoutError:
+        raise _Cut(received, f"no data for {timeout:g} s (the server stalled)") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Cut(received, f"the connection broke ({exc})") from None
+
+
+def _cannot_write(exc: OSError, part: Path, total: int | None) -> DownloadError:
+    """A failed write of the part said as what it is: a full disk (with the bytes it needs)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return DownloadError(f"{part}: cannot write the download ({exc.strerror or exc})")
+    have = part.stat().st_size if part.is_file() else 0
+    needed = (
+        f"{total - have} more bytes" if total is not None else "more space (its size is unknown)"
+    )
+    return DownloadError(
+        f"{part.parent}: the disk is full ({exc.strerror}); {part.name} needs {needed}. Free "
+        "that much space there (or give another --root), then run the same command again."
+    )

@@ -10,6 +10,7 @@ here the crop is resized (bilinear) to 76/64 × `resolution` on its shorter side
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from abc import abstractmethod
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 from pydantic import Field
 from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 
 from disentangle import Dataset, ImageData
 from disentangle.errors import DatasetError
@@ -85,6 +87,11 @@ class FineGrained(Dataset):
 
     def _build(self) -> Tensors:
         entries = self.entries()
+        for path, (_, _, width, height), _ in entries:
+            if not (width > 0 and height > 0):
+                raise DatasetError(
+                    f"{path}: its bounding box is empty ({width:g} × {height:g} pixels)"
+                )
         images = [
             box_crop(open_image(path, "RGB", path), box, self.resolution)
             for path, box, _ in progress(entries, f"Preparing {self.name}")
@@ -118,9 +125,23 @@ class Cub(FineGrained):
             base / "image_class_labels.txt", self.missing("no image_class_labels.txt")
         )
         out = []
-        for key, (relative,) in files.items():
-            x, y, w, h = map(float, boxes[key])
-            out.append((base / "images" / relative, (x, y, w, h), int(classes[key][0]) - 1))
+        for key, row in files.items():
+            if len(row) != 1:
+                raise DatasetError(f"{base / 'images.txt'}: image {key}: {row} is not one name")
+            box = boxes.get(key, [])
+            if len(box) != 4:
+                raise DatasetError(
+                    f"{base / 'bounding_boxes.txt'}: image {key}: no box of 4 numbers"
+                )
+            where = f"{base / 'bounding_boxes.txt'}: image {key}:"
+            x, y, w, h = (
+                _number(v, f"{where} {name}") for v, name in zip(box, "xywh", strict=True)
+            )
+            label = classes.get(key, [""])[0]
+            if not label.isdigit() or int(label) < 1:
+                where = base / "image_class_labels.txt"
+                raise DatasetError(f"{where}: image {key}: no class number (got {label!r})")
+            out.append((base / "images" / row[0], (x, y, w, h), int(label) - 1))
         return out
 
 
@@ -138,16 +159,23 @@ class StanfordCars(FineGrained):
         found = [p for p in folders if (p / "cars_train_annos.mat").is_file()]
         if not found:
             raise self.missing("no cars_train_annos.mat")
-        annotations = loadmat(found[0] / "cars_train_annos.mat")["annotations"].ravel()
-        out = []
-        for a in annotations:
-            corners = ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")
-            x1, y1, x2, y2 = (float(a[k].item()) for k in corners)
-            path = self.root / "cars_train" / str(a["fname"].item())
-            out.append((path, (x1, y1, x2 - x1, y2 - y1), int(a["class"].item()) - 1))
+        mat = found[0] / "cars_train_annos.mat"
+        try:
+            out = [self._car(a) for a in loadmat(mat)["annotations"].ravel()]
+        except (OSError, ValueError, KeyError, TypeError, IndexError, MatReadError) as exc:
+            raise DatasetError(
+                f"{mat}: not the devkit's training annotations ({type(exc).__name__}: {exc})"
+            ) from None
         if not out:
             raise self.missing("cars_train_annos.mat lists no image")
         return out
+
+    def _car(self, a: np.void) -> tuple[Path, Box, int]:
+        """One annotation record: its image, box and (0-based) class."""
+        corners = ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")
+        x1, y1, x2, y2 = (float(a[k].item()) for k in corners)
+        path = self.root / "cars_train" / str(a["fname"].item())
+        return path, (x1, y1, x2 - x1, y2 - y1), int(a["class"].item()) - 1
 
 
 class StanfordDogs(FineGrained):
@@ -174,9 +202,30 @@ class StanfordDogs(FineGrained):
         """The first object's box of an annotation file (VOC XML)."""
         if not note.is_file():
             raise self.missing(f"no annotation {note}")
-        box = ET.parse(note).find("object/bndbox")
+        try:
+            box = ET.parse(note).find("object/bndbox")
+        except (ET.ParseError, OSError) as exc:
+            raise DatasetError(f"{note}: not a readable XML annotation ({exc})") from None
         if box is None:
             raise DatasetError(f"{note}: no object/bndbox")
-        corners = ("xmin", "ymin", "xmax", "ymax")
-        x1, y1, x2, y2 = (float(box.findtext(k, "nan")) for k in corners)
+        x1, y1, x2, y2 = (
+            _number(box.findtext(k), f"{note}: <{k}> of object/bndbox") for k in CORNERS
+        )
         return x1, y1, x2 - x1, y2 - y1
+
+
+#: a VOC box's elements, in order
+CORNERS = ("xmin", "ymin", "xmax", "ymax")
+
+
+def _number(text: str | None, what: str) -> float:
+    """A finite number read from an annotation, or an error naming the file and the value."""
+    if text is None:
+        raise DatasetError(f"{what} is missing")
+    try:
+        value = float(text)
+    except ValueError:
+        raise DatasetError(f"{what} is {text.strip()!r}, not a number") from None
+    if not math.isfinite(value):
+        raise DatasetError(f"{what} is {text.strip()!r}, not a finite number")
+    return value

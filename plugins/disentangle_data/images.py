@@ -31,8 +31,10 @@ def open_image(source: Path | IO[bytes], mode: str, name: object) -> Image.Image
     try:
         with Image.open(source) as image:
             return image.convert(mode)
-    except OSError as exc:  # not an image, or truncated
+    except (OSError, ValueError, SyntaxError) as exc:  # not an image, truncated, malformed
         raise DatasetError(f"{name}: not a readable image ({exc})") from None
+    except Image.DecompressionBombError as exc:  # a header that claims billions of pixels
+        raise DatasetError(f"{name}: not an image to decode ({exc})") from None
 
 
 def fit(image: Image.Image, resolution: int, crop: int | None = None) -> torch.Tensor:

@@ -15,6 +15,7 @@ module's trained tiny run) and {data} ({tmp}/data, where dataset cases write MNI
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from support.tiny import TINY_RECIPE, TINY_TOML
 from typer.testing import CliRunner
 
 from disentangle.cli import add_plugin_commands, app
+from disentangle.run import lock as run_lock
 
 runner = CliRunner()
 add_plugin_commands(app)  # `data` is the datasets plugin's, added as `main` adds it
@@ -326,6 +328,26 @@ def value_case(id_: str, *edits: tuple[str, Any], needles: tuple[Needle, ...]) -
     return case(id_, ("validate", "{recipe}"), *needles, recipe=tiny(*edits))
 
 
+#: a string (or a float) where TOML has the type: each key's own error, nothing coerced
+STRICT_TYPES = [
+    ("method", {"g_updates": "2"}, "method.g_updates"),
+    ("method", {"mi_trains_trunk": "yes"}, "method.mi_trains_trunk"),
+    ("method", {"mi_trains_trunk": "true"}, "method.mi_trains_trunk"),
+    ("method", {"lr_g": "1e-3"}, "method.lr_g"),
+    ("method", {"type": "beta_vae", "beta": "4"}, "method.beta"),
+    ("train.iterations", "6", "train.iterations"),
+    ("train.iterations", 6.0, "train.iterations"),
+    ("train.compile", "false", "train.compile"),
+    ("train.compile", 0, "train.compile"),
+    ("noise.dim", "4", "noise.dim"),
+    ("codes.0.k", "3", "codes[0].k"),
+    ("codes.1.lambda", "0.1", "codes[1].lambda"),
+    ("backbone.width", "0.125", "backbone.width"),
+    ("dataset.scales", "2", "dataset.scales"),
+    ("images.samples", "4", "images.samples"),
+    ("evaluate", {"fast": "true"}, "evaluate.fast"),
+]
+
 VALUE_CASES = [
     case("ok-device-cuda0", "validate {recipe}", code=0, recipe=tiny(("train.device", "cuda:0"))),
     case("ok-device-cuda", "validate {recipe}", code=0, recipe=tiny(("train.device", "cuda"))),
@@ -389,6 +411,20 @@ VALUE_CASES = [
         needles=("method.augment",),
     ),
     value_case("categorical-k-one", ("codes.0.k", 1), needles=("codes[0].k",)),
+    *[
+        value_case(f"strict-{key}", (key, value), needles=(where,))
+        for key, value, where in STRICT_TYPES
+    ],
+    case(
+        "strict-method-g-updates-run",
+        ("run", "{recipe}", *OUT),
+        "method.g_updates",
+        recipe=tiny(("method", {"g_updates": "2"})),
+    ),
+    case("ok-int-for-float", "validate {recipe}", code=0, recipe=tiny(("method", {"lr_g": 1}))),
+    case(
+        "ok-int-for-float-lambda", "validate {recipe}", code=0, recipe=tiny(("codes.1.lambda", 1))
+    ),
     case(
         "batch-larger-than-dataset-run",
         ("run", "{recipe}", *OUT),
@@ -450,6 +486,8 @@ OVERRIDE_CASES = [
     *override_cases("zero-lr", "method.lr_g=0", "method.lr_g"),
     *override_cases("batch-size-word", "train.batch_size=abc", "train.batch_size"),
     *override_cases("unknown-key", "train.bogus=1", "train.bogus"),
+    *override_cases("bool-word", "method.mi_trains_trunk=yes", "method.mi_trains_trunk"),
+    *override_cases("quoted-number", 'method.g_updates="2"', "method.g_updates"),
 ]
 
 
@@ -528,6 +566,10 @@ FLAG_CASES = [
     case("ok-traverse", ("traverse", "{run}", "--steps", "2", "--rows", "1"), code=0),
     case("sample-n-zero", "sample {run} --n 0", "--n", code=2),
     case("sample-n-negative", "sample {run} --n -5", "--n", code=2),
+    case(
+        "sample-out-txt", ("sample", "{run}", "--n", "4", "--out", "{tmp}/x.txt"), "--out", "x.txt"
+    ),
+    case("sample-out-no-ending", ("sample", "{run}", "--out", "{tmp}/samples"), "--out"),
     case("traverse-steps-zero", "traverse {run} --steps 0", "--steps", code=2),
     case("traverse-steps-one", "traverse {run} --steps 1", "--steps", code=2),
     case("traverse-rows-zero", "traverse {run} --rows 0", "--rows", code=2),
@@ -895,6 +937,22 @@ RUN_FOLDER_CASES = [
     shape_change("resume-change-noise-dim", "noise.dim=7", "noise.dim"),
     shape_change("resume-change-code-dim", "codes[1].dim=2", "codes[1].dim"),
     resume_refused("resume-change-seed", "train.seed=5", "train.seed"),
+    case(
+        "resume-backwards",
+        (*RESUME, "--set", "train.iterations=4"),
+        "train.iterations",
+        "4",
+        "(6,",
+        "backwards",
+        keep=(*UNCHANGED, "run/metrics.jsonl"),
+    ),
+    case(
+        "resume-nothing-to-do",
+        (*RESUME, "--set", "train.iterations=6"),
+        "nothing to do",
+        code=0,
+        keep=(*UNCHANGED, "run/metrics.jsonl"),
+    ),
     resume_refused("resume-bad-override", "method.lr_g=0", "method.lr_g"),
     case(
         "resume-lr-override-applies",
@@ -934,6 +992,297 @@ RUN_FOLDER_CASES = [
 @pytest.mark.parametrize("c", RUN_FOLDER_CASES)
 def test_run_folders(c: Case, tmp_path: Path, trained: Path) -> None:
     run_case(c, tmp_path, trained)
+
+
+# --------------------------------------------------------------------------------------------
+# A run folder held by another writer (a real second process holds its lock)
+# --------------------------------------------------------------------------------------------
+
+# the toolkit's lock module, loaded from its file: the holder starts in a fraction of a second,
+# without the torch that importing the `disentangle.run` package brings
+HOLDER = """
+import importlib.util, sys
+
+spec = importlib.util.spec_from_file_location("lock", sys.argv[2])
+lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lock)
+with lock.lock_run(sys.argv[1], create=True):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+_HOLDERS: dict[Path, subprocess.Popen[str]] = {}  # by case folder
+
+
+def held(folder: str, killed: bool = False) -> Setup:
+    """Another process holds `folder`'s writer lock (or held it, and was SIGKILLed)."""
+
+    def setup(ctx: Ctx) -> None:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, ctx.sub(folder), run_lock.__file__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        _HOLDERS[ctx.tmp] = holder
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        if killed:
+            holder.kill()
+            holder.wait()
+
+    return setup
+
+
+#: `disentangle ARGS` with training paused in its first step until a line comes on stdin
+TRAINING = """
+import sys
+from disentangle.cli import app
+from disentangle_infogan.method import InfoGAN
+
+step, paused = InfoGAN.step, []
+
+
+def pausing(self, batch):
+    if not paused:
+        paused.append(True)
+        print("held", flush=True)
+        sys.stdin.readline()
+    return step(self, batch)
+
+
+InfoGAN.step = pausing
+app(sys.argv[1:])
+"""
+
+
+def training(*args: str) -> Setup:
+    """Another `disentangle` process trains into the run folder (paused in its first step)."""
+
+    def setup(ctx: Ctx) -> None:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", TRAINING, *(ctx.sub(a) for a in args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        _HOLDERS[ctx.tmp] = holder
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+
+    return setup
+
+
+def trains_alone(ctx: Ctx, output: str) -> None:
+    """The refused writer named the trainer; the trainer then ends alone, each iteration of
+    metrics.jsonl logged once."""
+    names_the_holder(ctx, output)
+    holder = _HOLDERS[ctx.tmp]
+    assert holder.stdin is not None
+    holder.communicate("go\n", timeout=300)
+    assert holder.returncode == 0
+    iterations = [strict_json(line)["iteration"] for line in metrics_lines(ctx)]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == 8, iterations
+
+
+def names_the_holder(ctx: Ctx, output: str) -> None:
+    assert f"PID {_HOLDERS[ctx.tmp].pid}" in flatten(output)[0], output
+
+
+def held_case(id_: str, args: str | tuple[str, ...], folder: str = "{run}") -> Any:
+    return case(
+        id_,
+        args,
+        folder,
+        "another disentangle process",
+        setup=held(folder),
+        check=names_the_holder,
+        keep=("run",),
+    )
+
+
+WRITER_CASES = [
+    case(
+        "ok-resume-after-holder-killed",
+        RESUME,
+        "nothing to do",
+        code=0,
+        setup=held("{run}", killed=True),
+    ),
+    case(
+        "ok-sample-elsewhere-while-held",
+        ("sample", "{run}", "--n", "4", "--out", "{tmp}/s.png"),
+        code=0,
+        setup=held("{run}"),
+    ),
+    case("ok-table-while-held", ("table", "{run}"), code=0, setup=held("{run}")),
+    held_case("run-into-held-new-folder", ("run", "{recipe}", *OUT), folder="{tmp}/out"),
+    held_case("run-overwrite-held", ("run", "{recipe}", "--out", "{run}", "--overwrite", *OUT[2:])),
+    held_case("resume-held", RESUME),
+    case(
+        "resume-while-training",
+        (*RESUME, "--set", "train.iterations=8"),
+        "{run}",
+        "another disentangle process",
+        setup=training(*RESUME, "--set", "train.iterations=8"),
+        check=trains_alone,
+    ),
+    held_case("resume-extend-held", (*RESUME, "--set", "train.iterations=8")),
+    held_case("eval-held", ("eval", "{run}", "--metric", "accuracy", "--fast")),
+    held_case("curve-held", ("curve", "{run}", "--metric", "accuracy", "--fast")),
+    held_case("figures-held", ("figures", "{run}")),
+    held_case("traverse-held", ("traverse", "{run}", "--rows", "1")),
+    held_case("sample-held", ("sample", "{run}", "--n", "4")),
+]
+
+
+@pytest.mark.parametrize("c", WRITER_CASES)
+def test_one_writer_per_run_folder(c: Case, tmp_path: Path, trained: Path) -> None:
+    try:
+        run_case(c, tmp_path, trained)
+    finally:
+        holder = _HOLDERS.pop(tmp_path, None)
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Commands over runs of different methods or datasets ({tmp}/other: a copy of the trained run,
+# its recipe.json changed; these commands read recipes before any weights)
+# --------------------------------------------------------------------------------------------
+
+
+def other_run(**tables: dict[str, Any]) -> Setup:
+    def setup(ctx: Ctx) -> None:
+        shutil.copytree(ctx.run, ctx.tmp / "other")
+        path = ctx.tmp / "other" / "recipe.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **tables}))
+
+    return setup
+
+
+OTHER_METHOD = other_run(method={"type": "infogan_cr"})
+OTHER_DATASET = other_run(dataset={"type": "mnist", "root": "data"})
+MIXED_CASES = [
+    case("ok-table-one-method", "table {run} {tmp}/other", code=0, setup=other_run()),
+    case(
+        "table-two-methods",
+        "table {run} {tmp}/other",
+        "method.type",
+        "infogan_cr: {tmp}/other",
+        setup=OTHER_METHOD,
+    ),
+    case("select-two-methods", "select {run} {tmp}/other", "method.type", setup=OTHER_METHOD),
+    case(
+        "select-purity-two-methods",
+        "select {run} {tmp}/other --by purity",
+        "method.type",
+        setup=OTHER_METHOD,
+    ),
+    case(
+        "select-two-datasets",
+        "select {run} {tmp}/other",
+        "dataset.type",
+        "mnist: {tmp}/other",
+        setup=OTHER_DATASET,
+    ),
+]
+
+
+@pytest.mark.parametrize("c", MIXED_CASES)
+def test_mixed_runs(c: Case, tmp_path: Path, trained: Path) -> None:
+    run_case(c, tmp_path, trained)
+
+
+# --------------------------------------------------------------------------------------------
+# Ctrl-C in a command: what was kept and how to go on, in that command's terms
+# --------------------------------------------------------------------------------------------
+
+
+def interrupting(module: str, name: str) -> Setup:
+    """`module.name` raises KeyboardInterrupt (as Ctrl-C in the middle of it would)."""
+
+    def setup(ctx: Ctx) -> None:
+        def stop(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt
+
+        _PATCHES.setattr(importlib.import_module(module), name, stop)
+
+    return setup
+
+
+def never_says(text: str) -> Check:
+    def check(ctx: Ctx, output: str) -> None:
+        assert text not in output, output
+
+    return check
+
+
+_PATCHES = pytest.MonkeyPatch()
+INTERRUPT_CASES = [
+    case(
+        "eval",
+        "eval {run}",
+        "eval.json is unchanged",
+        "disentangle eval {run} again",
+        code=130,
+        setup=interrupting("disentangle.analysis.evaluate", "evaluate"),
+        check=never_says("--resume"),
+        keep=("run",),
+    ),
+    case(
+        "curve",
+        "curve {run}",
+        "curve.json keeps",
+        "disentangle curve {run} again",
+        code=130,
+        setup=interrupting("disentangle.analysis.curve", "metric_curve"),
+        check=never_says("--resume"),
+    ),
+    case(
+        "run-resume",
+        (*RESUME, "--set", "train.iterations=8"),
+        "--resume RUN_DIR",
+        code=130,
+        setup=interrupting("disentangle.training.loop", "resume"),
+    ),
+    case(
+        "figures",
+        "figures {run}",
+        "run it again",
+        code=130,
+        setup=interrupting("disentangle.run", "load_run"),
+        check=never_says("--resume"),
+    ),
+]
+
+
+@pytest.mark.parametrize("c", INTERRUPT_CASES)
+def test_interrupted_commands(c: Case, tmp_path: Path, trained: Path) -> None:
+    try:
+        run_case(c, tmp_path, trained)
+    finally:
+        _PATCHES.undo()
+
+
+#: commands whose output goes to a full device: the error names standard output
+STDOUT_COMMANDS = [("schema",), ("schema", "--plugins"), ("plugins",), ("validate", "{recipe}")]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", STDOUT_COMMANDS, ids=" ".join)
+def test_standard_output_full(args: tuple[str, ...], tmp_path: Path) -> None:
+    ctx = Ctx(tmp_path, None)
+    ctx.recipe.write_text(TINY_TOML)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "disentangle", *(ctx.sub(a) for a in args)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert_outcome(result.returncode, result.stderr, None, 1)
+    assert_needles(result.stderr, ("standard output: No space left on device",))
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import socket
+import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from disentangle_data import sources as sources_module
 from disentangle_data.sources import SOURCES_FILE, Source, read_sources
+from disentangle_data.unpack import MARK
 from support.layouts import (
     write_cars,
     write_chairs_tar,
@@ -238,6 +242,46 @@ def test_each_row_unpacks_into_the_layout_its_dataset_reads(
         assert "could not verify" not in output
 
 
+def a_dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait()
+    return process.pid
+
+
+#: folders at (or near) the dogs archive's staging name: (name, its mark's PID or None for no
+#: mark, whether the download removes it: only a leftover that bears our mark of a dead process)
+STAGING = {
+    "user-folder-at-the-old-name": (".images.tar.unpacking", None, False),
+    "user-folder-at-a-staging-name": (".images.tar.unpacking-mine", None, False),
+    "leftover-of-a-live-process": (".images.tar.unpacking-live", os.getpid(), False),
+    "leftover-of-a-dead-process": (".images.tar.unpacking-dead", -1, True),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(STAGING))
+def test_only_staging_folders_the_toolkit_made_are_removed(
+    folder: str, tmp_path: Path, server: Loopback, table: Callable[[dict[str, Source]], None]
+) -> None:
+    name, pid, removed = STAGING[folder]
+    (tmp_path / "scratch").mkdir()
+    files = dogs(tmp_path / "scratch")
+    serve_row("dogs", files, server)
+    table(fixture_table("dogs", files))
+    root = tmp_path / "data"
+    (root / name).mkdir(parents=True)
+    (root / name / "mine.txt").write_text("a file of the user's\n")
+    if pid is not None:
+        (root / name / MARK).write_text(f"{a_dead_pid() if pid == -1 else pid}\n")
+    code, output = download("dogs", root, "--mirror", server.url)
+    assert code == 0, output
+    assert (root / "Images/n02085620-Chihuahua/n02085620_1.jpg").is_file()
+    assert (root / name).exists() != removed
+    if not removed:
+        assert (root / name / "mine.txt").read_text() == "a file of the user's\n"
+    staged = [p.name for p in root.iterdir() if "unpacking" in p.name and p.name != name]
+    assert staged == []  # the download's own staging folders are gone
+
+
 def test_faces_says_what_to_do_by_hand(tmp_path: Path) -> None:
     code, output = download("faces", tmp_path)
     assert code == 1
@@ -342,6 +386,58 @@ def test_a_stalled_server_times_out(tmp_path: Path, server: Loopback, npz: bytes
     assert time.monotonic() - began < 5
     assert "no answer in 0.3 s (the server stalled)" in output
     assert "run the same command again to resume" in output
+
+
+class Once(dict[str, bytes]):
+    """Served files that answer once each: the next request gets a 404 (a server gone)."""
+
+    def get(self, key: str, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        return self.pop(key, default)
+
+
+def part_left(data: bytes) -> Callable[[Path, Loopback], None]:
+    def setup(root: Path, server: Loopback) -> None:
+        root.mkdir()
+        (root / f"{DSPRITES_FILE}.part").write_bytes(data)
+        del server.files[PATH]
+
+    return setup
+
+
+def cut_then_gone(root: Path, server: Loopback) -> None:
+    server.files = Once(server.files)
+    server.cut_once.add(PATH)
+
+
+def disk_full(root: Path, server: Loopback) -> None:
+    root.mkdir()
+    (root / f"{DSPRITES_FILE}.part").symlink_to("/dev/full")  # every write: ENOSPC
+
+
+#: (setup, what the message must say, what it must not); each exits 1 without a traceback
+FAULTS = {
+    "404-after-a-part-kept": (part_left(b"x" * 100), ["HTTP 404", "100 bytes", ".part"], []),
+    "cut-then-server-gone": (cut_then_gone, ["HTTP 404", "bytes already fetched are kept"], []),
+    "disk-full": (disk_full, ["the disk is full", "{root}", "more bytes"], ["--mirror"]),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_fault_during_a_download_is_said_as_it_is(
+    fault: str, tmp_path: Path, server: Loopback, npz: bytes
+) -> None:
+    if fault == "disk-full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    setup, needles, wrong = FAULTS[fault]
+    root = tmp_path / "data"
+    setup(root, server)
+    code, output = download("dsprites", root, "--mirror", server.url)
+    assert code == 1, output
+    assert "Traceback" not in output
+    for needle in needles:
+        assert needle.replace("{root}", str(root)) in output, (needle, output)
+    for needle in wrong:
+        assert needle not in output, (needle, output)
 
 
 def test_no_network_is_one_clear_error(tmp_path: Path, npz: bytes) -> None:
