@@ -27,6 +27,7 @@ import copy
 import importlib
 import json
 import platform
+import statistics
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -156,6 +157,36 @@ def train_peer(theirs: Any, recipe: Any, log_every: int) -> toolkit.Trained:
     return toolkit.Trained(seconds, steps * recipe.train.batch_size / seconds, final)
 
 
+def speed(args: argparse.Namespace) -> int:
+    """Both sides' training steps in turns (warm-up first), so that the machine's load
+    touches both alike; the median of each side's rounds, in images/s."""
+    dataset = {"size": 4096, "seed": args.seed}
+    recipe, ours, theirs = build_pair(args.method, args.peer, args.seed, 1, True, dataset)
+    batches = toolkit.batches(recipe)
+    steps = {"toolkit": lambda i: ours.step(batches.batch(i)), args.peer: None}
+    steps[args.peer] = lambda i: theirs.step(batches.batch(i), i)
+    rates: dict[str, list[float]] = {side: [] for side in steps}
+    for round_ in range(args.rounds + 1):  # round 0 warms up
+        for side, step in steps.items():
+            started = time.perf_counter()
+            for i in range(args.steps):
+                step(round_ * args.steps + i)
+            if round_:
+                rates[side].append(args.steps * 64 / (time.perf_counter() - started))
+    ratio = statistics.median(rates["toolkit"]) / statistics.median(rates[args.peer])
+    print(
+        f"{args.method}, {args.rounds} rounds of {args.steps} steps, {torch.get_num_threads()}"
+        f" threads, {cpu_name()}"
+    )
+    for side, values in rates.items():
+        print(
+            f"{side:<10}{statistics.median(values):>10.1f} images/s "
+            f"(rounds {min(values):.1f} … {max(values):.1f})"
+        )
+    print(f"toolkit / {args.peer}: {ratio:.2f}x")
+    return 0
+
+
 def train_both(args: argparse.Namespace) -> int:
     recipe, _, theirs = build_pair(args.method, args.peer, args.seed, args.steps, True)
     out = Path(args.out)
@@ -236,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-loss", help="both losses on the same weights, batch, draws")
     run = sub.add_parser("train", help="train both, score both with the toolkit's metrics")
-    for p in (check, run):
+    pace = sub.add_parser("speed", help="both sides' steps in turns: images/s")
+    for p in (check, run, pace):
         p.add_argument("--method", required=True)
         p.add_argument("--peer", required=True)
         p.add_argument("--seed", type=int, default=1)
@@ -246,8 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="runs/vae-peers", help="the runs' parent folder")
     run.add_argument("--toolkit-run", help="reuse this toolkit run (its vae_peers.json)")
     run.add_argument("--eval-seed", type=int, default=0)
+    pace.add_argument("--steps", type=int, default=20, help="steps per side per round")
+    pace.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    return check_loss(args) if args.command == "check-loss" else train_both(args)
+    commands = {"check-loss": check_loss, "train": train_both, "speed": speed}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

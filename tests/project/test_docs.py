@@ -31,7 +31,14 @@ INTERFACES = {
     "register_metrics": Metric,
 }
 #: the pages whose commands are checked
-PAGES = ["README.md", "docs/guide.md", "docs/results.md", "docs/benchmarks.md", "docs/plugins.md"]
+PAGES = [
+    "README.md",
+    "docs/guide.md",
+    "docs/results.md",
+    "docs/benchmarks.md",
+    "docs/plugins.md",
+    "docs/peers.md",
+]
 
 
 def hook_names() -> list[str]:
