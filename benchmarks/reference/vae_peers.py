@@ -158,16 +158,17 @@ def train_peer(theirs: Any, recipe: Any, log_every: int) -> toolkit.Trained:
 
 
 def speed(args: argparse.Namespace) -> int:
-    """Both sides' training steps in turns (warm-up first), so that the machine's load
-    touches both alike; the median of each side's rounds, in images/s."""
+    """Both sides' training steps in turns (warm-up first, then each round in the other
+    order), so that the machine's load touches both alike; the median of each side's rounds,
+    in images/s."""
     dataset = {"size": 4096, "seed": args.seed}
     recipe, ours, theirs = build_pair(args.method, args.peer, args.seed, 1, True, dataset)
     batches = toolkit.batches(recipe)
     steps = {"toolkit": lambda i: ours.step(batches.batch(i)), args.peer: None}
     steps[args.peer] = lambda i: theirs.step(batches.batch(i), i)
     rates: dict[str, list[float]] = {side: [] for side in steps}
-    for round_ in range(args.rounds + 1):  # round 0 warms up
-        for side, step in steps.items():
+    for round_ in range(args.rounds + 1):  # round 0 warms up; the order turns each round
+        for side, step in sorted(steps.items(), reverse=bool(round_ % 2)):
             started = time.perf_counter()
             for i in range(args.steps):
                 step(round_ * args.steps + i)
