@@ -28,6 +28,10 @@ if [ ! -x "$dir/bin/python" ]; then
             "\`pyenv install 3.12\`) or give its path as PYTHON=..." >&2
         exit 1
     fi
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null; then
+        echo "error: $python is not a Python 3.12 or newer (disent 0.9.3 needs it)" >&2
+        exit 1
+    fi
     "$python" -m venv "$dir"
 fi
 minor=$("$dir/bin/python" -c 'import sys; print(sys.version_info[:2] >= (3, 12))')

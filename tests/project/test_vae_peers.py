@@ -5,6 +5,8 @@ benchmarks/reference/setup.sh builds; CI has neither)."""
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +163,19 @@ def test_each_peer_computes_the_same_loss_on_the_same_weights_batch_and_draws(
     pytest.importorskip(peer, reason=f"{peer}: bash benchmarks/reference/setup.sh DIR")
     _, vae_peers = harness
     assert vae_peers.main(["check-loss", "--method", method, "--peer", peer]) == 0
+
+
+def test_setup_refuses_an_interpreter_older_than_disent_needs(tmp_path: Path) -> None:
+    if sys.version_info >= (3, 12):
+        pytest.skip("the tests' Python is new enough for disent")
+    target = tmp_path / "peers"
+    done = subprocess.run(
+        ["bash", str(REFERENCE / "setup.sh"), str(target)],
+        env={**os.environ, "PYTHON": sys.executable},  # the tests' own Python: 3.11
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "is not a Python 3.12 or newer" in done.stderr
+    assert not target.exists()
