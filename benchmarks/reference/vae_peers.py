@@ -164,8 +164,10 @@ def speed(args: argparse.Namespace) -> int:
     dataset = {"size": 4096, "seed": args.seed}
     recipe, ours, theirs = build_pair(args.method, args.peer, args.seed, 1, True, dataset)
     batches = toolkit.batches(recipe)
-    steps = {"toolkit": lambda i: ours.step(batches.batch(i)), args.peer: None}
-    steps[args.peer] = lambda i: theirs.step(batches.batch(i), i)
+    steps = {
+        "toolkit": lambda i: ours.step(batches.batch(i)),
+        args.peer: lambda i: theirs.step(batches.batch(i), i),
+    }
     rates: dict[str, list[float]] = {side: [] for side in steps}
     for round_ in range(args.rounds + 1):  # round 0 warms up; the order turns each round
         for side, step in sorted(steps.items(), reverse=bool(round_ % 2)):
