@@ -52,13 +52,18 @@ EXPECTED = {
         "beta_vae",
         "dci",
         "dci_hist",
+        "downstream_task_boosted_trees",
+        "downstream_task_logistic_regression",
         "factor_vae",
+        "fairness",
         "fid",
         "inception_score",
+        "irs",
         "kid",
         "mig",
         "modularity",
         "sap",
+        "unsupervised",
     ],
 }
 
