@@ -1,4 +1,5 @@
-"""dSprites (Matthey et al. 2017) from DeepMind's official .npz: 737,280 binary 64×64 sprites."""
+"""dSprites (Matthey et al. 2017) from DeepMind's official .npz: 737,280 binary 64×64 sprites,
+and disentanglement_lib's color- and noisy-dSprites drawn from them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import Field
 from disentangle import Params
 from disentangle.errors import DatasetError
 from disentangle_data.grid import GridFile
+from disentangle_data.nuisance import CHANNELS, DLIB_NAMES, Variant, apply_variant
 from disentangle_data.sources import download_hint
 
 FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -25,10 +27,17 @@ COLUMNS = ("color", "shape", "scale", "orientation", "pos_x", "pos_y")
 
 class DspritesParams(Params):
     root: str = Field("data", description=f"folder holding {FILE}, or the file (~ expanded)")
+    variant: Variant | None = Field(
+        None,
+        description="disentanglement_lib's color-dSprites (a random colour per image) or "
+        "noisy-dSprites (random noise behind the sprite), RGB; none: the binary sprites",
+    )
+    variant_seed: int = Field(0, description="which colours or noise the variant draws")
 
 
 class Dsprites(GridFile):
-    """dSprites: white shapes on black (0/255), factors shape, scale, orientation, x, y."""
+    """dSprites: white shapes on black (0/255), factors shape, scale, orientation, x, y; or
+    one of disentanglement_lib's RGB variants of it (plugins/disentangle_data/nuisance.py)."""
 
     title = "dSprites"
     image_shape = (1, 64, 64)
@@ -39,6 +48,10 @@ class Dsprites(GridFile):
     def __init__(self, spec: DspritesParams) -> None:
         super().__init__()
         self.root = Path(spec.root).expanduser().absolute()
+        self.variant, self.variant_seed = spec.variant, spec.variant_seed
+        if self.variant is not None:
+            self.title = f"{self.title} ({DLIB_NAMES[self.variant]})"
+            self.image_shape = (CHANNELS, 64, 64)
 
     @property
     def path(self) -> Path:
@@ -70,6 +83,9 @@ class Dsprites(GridFile):
             raise DatasetError(self._unreadable("imgs holds values other than 0 and 1"))
         images = torch.from_numpy(imgs).unsqueeze(1).mul_(255)
         factors = torch.from_numpy(np.ascontiguousarray(classes[:, 1:], dtype=np.int64))
+        if self.variant is not None:  # in grid order (load checks it): row i is combination i
+            index = torch.arange(len(images))
+            images = apply_variant(images, index, self.variant, self.variant_seed)
         return images, factors
 
     def _unreadable(self, problem: str) -> str:

@@ -290,6 +290,8 @@ class Downstream(GroundTruthMetric):
     """Downstream task: per factor a classifier on the representation, at several sizes."""
 
     predictor: ClassVar[str]
+    #: what the keys start with: `tag`_`size`_…
+    tag: ClassVar[str]
 
     def score(
         self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
@@ -299,19 +301,21 @@ class Downstream(GroundTruthMetric):
         # --fast makes 1,000 points 100, a size already there: each size is scored once
         sizes = tuple(dict.fromkeys(_count(n, ctx) for n in self.spec.sizes))
         scores = downstream(truth, encode, rng, self.predictor, sizes, _count(self.spec.test, ctx))
-        return {f"{self.predictor}_{key}": value for key, value in scores.items()}
+        return {f"{self.tag}_{key}": value for key, value in scores.items()}
 
 
 class DownstreamLogisticRegression(Downstream):
     """Downstream task with cross-validated logistic regressions."""
 
     predictor = "logistic_regression"
+    tag = "lr"
 
 
 class DownstreamBoostedTrees(Downstream):
     """Downstream task with gradient-boosted trees."""
 
     predictor = "boosted_trees"
+    tag = "gbt"
 
 
 class Fairness(GroundTruthMetric):

@@ -531,9 +531,9 @@ def test_further_scores_end_to_end(host: PluginHost, context: EvalContext) -> No
     assert scores["irs"] == pytest.approx(1.0)  # every code is a function of one factor
     assert scores["irs_active_dims"] == 6
     for n in (10, 100, 500):  # --fast: 10, 100, 100 (once) and 500 training points
-        assert set(scores) >= {f"boosted_trees_{n}_test_accuracy_factor_{k}" for k in range(4)}
-    assert scores["boosted_trees_500_mean_test_accuracy"] == 1.0
-    assert scores["boosted_trees_500_min_train_accuracy"] == 1.0
+        assert set(scores) >= {f"gbt_{n}_test_accuracy_factor_{k}" for k in range(4)}
+    assert scores["gbt_500_mean_test_accuracy"] == 1.0
+    assert scores["gbt_500_min_train_accuracy"] == 1.0
     # each factor's classifier reads its own codes: an intervention on another changes nothing
     assert scores["mean_fairness_mean_pred_mean_sens"] == 0.0
     assert scores["max_fairness_max_pred_max_sens"] == 0.0
@@ -542,8 +542,8 @@ def test_further_scores_end_to_end(host: PluginHost, context: EvalContext) -> No
 
 def test_downstream_sizes_are_settable(host: PluginHost, context: EvalContext) -> None:
     scores = build(host, "downstream_task_logistic_regression", sizes=[200], test=50)(context)
-    assert sorted({key.split("_")[2] for key in scores}) == ["100"]  # --fast caps 200 at 100
-    assert scores["logistic_regression_100_mean_test_accuracy"] > 0.5
+    assert sorted({key.split("_")[1] for key in scores}) == ["100"]  # --fast caps 200 at 100
+    assert scores["lr_100_mean_test_accuracy"] > 0.5
 
 
 def test_unsupervised_scores_apply_to_continuous_codes(
