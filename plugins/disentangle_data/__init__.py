@@ -1,4 +1,5 @@
-"""Datasets: (Fashion-)MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites, dSprites, 3D Shapes."""
+"""Datasets: (Fashion-)MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites, dSprites, 3D Shapes,
+MPI3D."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from disentangle_data.dsprites import Dsprites, DspritesParams
 from disentangle_data.faces import Faces, FacesParams
 from disentangle_data.fine_grained import Cub, FineGrainedParams, StanfordCars, StanfordDogs
 from disentangle_data.image_folder import ImageFolder, ImageFolderParams
+from disentangle_data.mpi3d import Mpi3dParams, Mpi3dReal, Mpi3dRealistic, Mpi3dToy
 from disentangle_data.procedural import Procedural, ProceduralParams
 from disentangle_data.shapes3d import Shapes3d, Shapes3dParams
 from disentangle_data.svhn import Svhn, SvhnParams
@@ -27,6 +29,9 @@ def register_datasets(register):
     register("faces", Faces, FacesParams)
     register("dsprites", Dsprites, DspritesParams)
     register("shapes3d", Shapes3d, Shapes3dParams)
+    register("mpi3d_toy", Mpi3dToy, Mpi3dParams)
+    register("mpi3d_realistic", Mpi3dRealistic, Mpi3dParams)
+    register("mpi3d_real", Mpi3dReal, Mpi3dParams)
     register("image_folder", ImageFolder, ImageFolderParams)
     register("cub", Cub, FineGrainedParams)
     register("cars", StanfordCars, FineGrainedParams)

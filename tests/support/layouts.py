@@ -260,3 +260,16 @@ def write_png_folder(root: Path, n: int) -> Path:
         pixels = gen.integers(0, 256, (28, 28), dtype=np.uint8)
         Image.fromarray(pixels).save(root / f"{i:02d}.png")
     return root
+
+
+#: a small MPI3D grid (the published one is 6×6×2×3×3×40×40); tests add it to mpi3d.GRIDS
+MPI3D_TINY_GRID = (2, 1, 2, 1, 1, 2, 3)
+
+
+def write_mpi3d(
+    path: Path, grid: tuple[int, ...] = MPI3D_TINY_GRID, compress: bool = False
+) -> None:
+    """The published .npz's one array, `images` uint8 [N, 64, 64, 3] in grid order, stored
+    uncompressed as np.savez writes it (or deflated); image i is marked at pixel i."""
+    images = marked_images(int(np.prod(grid)), channels=3)
+    (np.savez_compressed if compress else np.savez)(path, images=images)

@@ -17,15 +17,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from disentangle_data import mpi3d
 from disentangle_data import sources as sources_module
 from disentangle_data.sources import SOURCES_FILE, Source, read_sources
 from support.layouts import (
+    MPI3D_TINY_GRID,
     write_cars,
     write_chairs_tar,
     write_cub,
     write_dogs,
     write_dsprites,
     write_faces_jpegs,
+    write_mpi3d,
     write_shapes3d,
     write_split,
     write_svhn,
@@ -96,6 +99,20 @@ def shapes3d(scratch: Path) -> dict[str, bytes]:
     return {"3dshapes.h5": (scratch / "3dshapes.h5").read_bytes()}
 
 
+def mpi3d_file(kind: str) -> Callable[[Path], dict[str, bytes]]:
+    def make(scratch: Path) -> dict[str, bytes]:
+        write_mpi3d(scratch / f"mpi3d_{kind}.npz")
+        return {f"mpi3d_{kind}.npz": (scratch / f"mpi3d_{kind}.npz").read_bytes()}
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def mpi3d_tiny_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny MPI3D files' grid among those a file may hold (the real ones hold 1,036,800)."""
+    monkeypatch.setattr(mpi3d, "GRIDS", (*mpi3d.GRIDS, MPI3D_TINY_GRID))
+
+
 def chairs(scratch: Path) -> dict[str, bytes]:
     write_chairs_tar(scratch / "rendered_chairs.tar")
     return {"rendered_chairs.tar": (scratch / "rendered_chairs.tar").read_bytes()}
@@ -130,6 +147,9 @@ ROWS: dict[str, tuple[Callable[[Path], dict[str, bytes]], list[str]]] = {
     "celeba": (celeba, ["celeba/img_align_celeba/000001.jpg", "celeba/list_eval_partition.txt"]),
     "dsprites": (dsprites, [DSPRITES_FILE]),
     "shapes3d": (shapes3d, ["3dshapes.h5"]),
+    "mpi3d_toy": (mpi3d_file("toy"), ["mpi3d_toy.npz"]),
+    "mpi3d_realistic": (mpi3d_file("realistic"), ["mpi3d_realistic.npz"]),
+    "mpi3d_real": (mpi3d_file("real"), ["mpi3d_real.npz"]),
     "chairs": (chairs, ["rendered_chairs.tar"]),
     "cub": (cub, ["CUB_200_2011/images.txt", "CUB_200_2011/images/001.Albatross/a.jpg"]),
     "cars": (cars, ["cars_train/00001.jpg", "devkit/cars_train_annos.mat"]),
