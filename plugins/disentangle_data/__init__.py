@@ -1,5 +1,5 @@
 """Datasets: (Fashion-)MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites, dSprites, 3D Shapes,
-MPI3D."""
+MPI3D, SmallNORB."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from disentangle_data.image_folder import ImageFolder, ImageFolderParams
 from disentangle_data.mpi3d import Mpi3dParams, Mpi3dReal, Mpi3dRealistic, Mpi3dToy
 from disentangle_data.procedural import Procedural, ProceduralParams
 from disentangle_data.shapes3d import Shapes3d, Shapes3dParams
+from disentangle_data.smallnorb import Smallnorb, SmallnorbParams
 from disentangle_data.svhn import Svhn, SvhnParams
 from disentangle_data.torchvision_sets import FashionMnist, IdxParams, Mnist
 
@@ -32,6 +33,7 @@ def register_datasets(register):
     register("mpi3d_toy", Mpi3dToy, Mpi3dParams)
     register("mpi3d_realistic", Mpi3dRealistic, Mpi3dParams)
     register("mpi3d_real", Mpi3dReal, Mpi3dParams)
+    register("smallnorb", Smallnorb, SmallnorbParams)
     register("image_folder", ImageFolder, ImageFolderParams)
     register("cub", Cub, FineGrainedParams)
     register("cars", StanfordCars, FineGrainedParams)

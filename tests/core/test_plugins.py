@@ -48,6 +48,7 @@ EXPECTED = {
         "mpi3d_toy",
         "procedural",
         "shapes3d",
+        "smallnorb",
         "svhn",
     ],
     "metrics": [

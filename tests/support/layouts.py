@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import struct
 import tarfile
@@ -273,3 +274,46 @@ def write_mpi3d(
     uncompressed as np.savez writes it (or deflated); image i is marked at pixel i."""
     images = marked_images(int(np.prod(grid)), channels=3)
     (np.savez_compressed if compress else np.savez)(path, images=images)
+
+
+#: the tiny SmallNORB files' grid: category, elevation, azimuth, lighting; instances per half
+SMALLNORB_TINY = ((2, 1, 2, 3), 1)
+SMALLNORB_HALVES = ("5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-testing")
+
+
+def write_norb_matrix(path: Path, array: np.ndarray) -> None:
+    """NYU's binary matrix: magic (ubyte or int32), rank, max(3, rank) dims, data."""
+    magic = {np.dtype(np.uint8): 0x1E3D4C55, np.dtype(np.int32): 0x1E3D4C54}[array.dtype]
+    dims = [*array.shape, *[1] * (3 - array.ndim)]
+    header = np.array([magic, array.ndim, *dims], dtype="<i4").tobytes()
+    data = header + array.astype(array.dtype.newbyteorder("<")).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def norb_level(combination: int, instance: int) -> int:
+    """The gray level of the first camera's image of a combination's instance."""
+    return 10 + 20 * combination + 7 * instance
+
+
+def write_smallnorb(root: Path, gz: bool = False) -> None:
+    """Both halves in the real format for SMALLNORB_TINY's grid, instance 2c + h in half h of
+    category c; each first-camera image one gray level (norb_level), the second its inverse."""
+    sizes, per_half = SMALLNORB_TINY
+    rows = grid_rows(sizes)
+    for h, half in enumerate(SMALLNORB_HALVES):
+        dat, cat, info = [], [], []
+        for combination, (category, elevation, azimuth, lighting) in enumerate(rows):
+            for k in range(per_half):
+                instance = 2 * per_half * category + per_half * h + k
+                level = norb_level(combination, instance - 2 * per_half * category)
+                dat.append(np.stack([np.full((96, 96), level), np.full((96, 96), 255 - level)]))
+                cat.append(category)
+                info.append([instance, elevation, 2 * azimuth, lighting])
+        suffix = ".mat.gz" if gz else ".mat"
+        arrays = {
+            "dat": np.array(dat, dtype=np.uint8),
+            "cat": np.array(cat, dtype=np.int32),
+            "info": np.array(info, dtype=np.int32),
+        }
+        for part, array in arrays.items():
+            write_norb_matrix(root / f"smallnorb-{half}-{part}{suffix}", array)

@@ -22,6 +22,7 @@ from disentangle_data import sources as sources_module
 from disentangle_data.sources import SOURCES_FILE, Source, read_sources
 from support.layouts import (
     MPI3D_TINY_GRID,
+    SMALLNORB_HALVES,
     write_cars,
     write_chairs_tar,
     write_cub,
@@ -30,6 +31,7 @@ from support.layouts import (
     write_faces_jpegs,
     write_mpi3d,
     write_shapes3d,
+    write_smallnorb,
     write_split,
     write_svhn,
 )
@@ -113,6 +115,11 @@ def mpi3d_tiny_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mpi3d, "GRIDS", (*mpi3d.GRIDS, MPI3D_TINY_GRID))
 
 
+def smallnorb(scratch: Path) -> dict[str, bytes]:
+    write_smallnorb(scratch, gz=True)
+    return {p.name: p.read_bytes() for p in scratch.iterdir()}
+
+
 def chairs(scratch: Path) -> dict[str, bytes]:
     write_chairs_tar(scratch / "rendered_chairs.tar")
     return {"rendered_chairs.tar": (scratch / "rendered_chairs.tar").read_bytes()}
@@ -150,6 +157,7 @@ ROWS: dict[str, tuple[Callable[[Path], dict[str, bytes]], list[str]]] = {
     "mpi3d_toy": (mpi3d_file("toy"), ["mpi3d_toy.npz"]),
     "mpi3d_realistic": (mpi3d_file("realistic"), ["mpi3d_realistic.npz"]),
     "mpi3d_real": (mpi3d_file("real"), ["mpi3d_real.npz"]),
+    "smallnorb": (smallnorb, [f"smallnorb-{SMALLNORB_HALVES[1]}-info.mat.gz"]),
     "chairs": (chairs, ["rendered_chairs.tar"]),
     "cub": (cub, ["CUB_200_2011/images.txt", "CUB_200_2011/images/001.Albatross/a.jpg"]),
     "cars": (cars, ["cars_train/00001.jpg", "devkit/cars_train_annos.mat"]),
