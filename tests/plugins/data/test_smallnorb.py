@@ -18,8 +18,10 @@ from support.layouts import (
     write_norb_matrix,
     write_smallnorb,
 )
+from typer.testing import CliRunner
 
 from disentangle import Dataset
+from disentangle.cli import app
 from disentangle.errors import DatasetError
 from disentangle.plugins import host
 
@@ -113,3 +115,16 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     values[0, 1] = 5  # an elevation of 6: the grid grows, most of it empty
     write_norb_matrix(info, values)
     assert "(2, 6, 2, 3) (category, elevation, azimuth, lighting) hold 0 to 2" in error()
+
+
+def test_the_vae_recipe_trains_and_is_scored_on_smallnorb(tmp_path: Path) -> None:
+    write_smallnorb(tmp_path)
+    recipe = Path(__file__).resolve().parents[3] / "recipes" / "dsprites-vae.toml"
+    sets = ["train.iterations=2", "train.batch_size=4", "images.samples=4"]
+    sets += ["images.traversal_rows=2", "images.traversal_steps=3", f"dataset.root={tmp_path}"]
+    run = tmp_path / "run"
+    args = ["run", str(recipe), "--variant", "smallnorb", "--out", str(run), "--quiet"]
+    result = CliRunner().invoke(app, args + [item for s in sets for item in ("--set", s)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["eval", str(run), "--fast", "--metric", "irs"])
+    assert result.exit_code == 0, result.output
