@@ -1,9 +1,10 @@
 """Datasets: (Fashion-)MNIST, SVHN, CelebA, 3D Chairs, 3D Faces, sprites, dSprites, 3D Shapes,
-MPI3D, SmallNORB."""
+MPI3D, SmallNORB, Cars3D."""
 
 from __future__ import annotations
 
 from disentangle import hookimpl
+from disentangle_data.cars3d import Cars3d, Cars3dParams
 from disentangle_data.celeba import Celeba, CelebaParams
 from disentangle_data.chairs import Chairs, ChairsParams
 from disentangle_data.commands import add_data_commands
@@ -34,6 +35,7 @@ def register_datasets(register):
     register("mpi3d_realistic", Mpi3dRealistic, Mpi3dParams)
     register("mpi3d_real", Mpi3dReal, Mpi3dParams)
     register("smallnorb", Smallnorb, SmallnorbParams)
+    register("cars3d", Cars3d, Cars3dParams)
     register("image_folder", ImageFolder, ImageFolderParams)
     register("cub", Cub, FineGrainedParams)
     register("cars", StanfordCars, FineGrainedParams)

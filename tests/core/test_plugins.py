@@ -34,6 +34,7 @@ EXPECTED = {
     "estimators": ["infonce", "nwj", "variational"],
     "datasets": [
         "cars",
+        "cars3d",
         "celeba",
         "chairs",
         "cub",

@@ -317,3 +317,25 @@ def write_smallnorb(root: Path, gz: bool = False) -> None:
         }
         for part, array in arrays.items():
             write_norb_matrix(root / f"smallnorb-{half}-{part}{suffix}", array)
+
+
+#: the tiny Cars3D files' views: elevations, azimuths (the published ones: 4, 24), and cars
+CARS3D_TINY = (2, 3, 2)
+
+
+def cars3d_level(elevation: int, azimuth: int, car: int) -> int:
+    """The gray level of a tiny Cars3D view (all three channels)."""
+    return 20 + 60 * car + 15 * azimuth + 7 * elevation
+
+
+def write_cars3d(folder: Path) -> None:
+    """car_<i>_mesh.mat files with `im` uint8 [128, 128, 3, azimuths, elevations], each view
+    one flat gray level (cars3d_level)."""
+    elevations, azimuths, cars = CARS3D_TINY
+    folder.mkdir(parents=True, exist_ok=True)
+    for car in range(cars):
+        im = np.zeros((128, 128, 3, azimuths, elevations), np.uint8)
+        for a in range(azimuths):
+            for e in range(elevations):
+                im[:, :, :, a, e] = cars3d_level(e, a, car)
+        scipy.io.savemat(folder / f"car_{car:03d}_mesh.mat", {"im": im})

@@ -24,6 +24,7 @@ from support.layouts import (
     MPI3D_TINY_GRID,
     SMALLNORB_HALVES,
     write_cars,
+    write_cars3d,
     write_chairs_tar,
     write_cub,
     write_dogs,
@@ -120,6 +121,12 @@ def smallnorb(scratch: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in scratch.iterdir()}
 
 
+def cars3d(scratch: Path) -> dict[str, bytes]:
+    write_cars3d(scratch / "data" / "cars")
+    (scratch / "data" / "shapes").mkdir()  # the archive holds the paper's other sets too
+    return {"nips2015-analogy-data.tar.gz": tar_of(scratch, ["data"], compress=True)}
+
+
 def chairs(scratch: Path) -> dict[str, bytes]:
     write_chairs_tar(scratch / "rendered_chairs.tar")
     return {"rendered_chairs.tar": (scratch / "rendered_chairs.tar").read_bytes()}
@@ -157,6 +164,7 @@ ROWS: dict[str, tuple[Callable[[Path], dict[str, bytes]], list[str]]] = {
     "mpi3d_toy": (mpi3d_file("toy"), ["mpi3d_toy.npz"]),
     "mpi3d_realistic": (mpi3d_file("realistic"), ["mpi3d_realistic.npz"]),
     "mpi3d_real": (mpi3d_file("real"), ["mpi3d_real.npz"]),
+    "cars3d": (cars3d, ["data/cars/car_000_mesh.mat"]),
     "smallnorb": (smallnorb, [f"smallnorb-{SMALLNORB_HALVES[1]}-info.mat.gz"]),
     "chairs": (chairs, ["rendered_chairs.tar"]),
     "cub": (cub, ["CUB_200_2011/images.txt", "CUB_200_2011/images/001.Albatross/a.jpg"]),
