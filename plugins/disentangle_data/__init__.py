@@ -8,7 +8,7 @@ from disentangle_data.cars3d import Cars3d, Cars3dParams
 from disentangle_data.celeba import Celeba, CelebaParams
 from disentangle_data.chairs import Chairs, ChairsParams
 from disentangle_data.commands import add_data_commands
-from disentangle_data.dsprites import Dsprites, DspritesParams
+from disentangle_data.dsprites import Dsprites, DspritesParams, ScreamDsprites, ScreamDspritesParams
 from disentangle_data.faces import Faces, FacesParams
 from disentangle_data.fine_grained import Cub, FineGrainedParams, StanfordCars, StanfordDogs
 from disentangle_data.image_folder import ImageFolder, ImageFolderParams
@@ -30,6 +30,7 @@ def register_datasets(register):
     register("chairs", Chairs, ChairsParams)
     register("faces", Faces, FacesParams)
     register("dsprites", Dsprites, DspritesParams)
+    register("scream_dsprites", ScreamDsprites, ScreamDspritesParams)
     register("shapes3d", Shapes3d, Shapes3dParams)
     register("mpi3d_toy", Mpi3dToy, Mpi3dParams)
     register("mpi3d_realistic", Mpi3dRealistic, Mpi3dParams)

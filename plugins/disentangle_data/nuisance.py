@@ -1,8 +1,11 @@
-"""disentanglement_lib's dSprites variants: a random colour, or random noise behind the sprite.
+"""disentanglement_lib's dSprites variants: a random colour, random noise or a patch of Munch's
+The Scream behind the sprite.
 
 color-dSprites multiplies the sprite by a colour drawn uniformly from [0.5, 1]³; noisy-dSprites
 adds uniform [0, 1) noise to each pixel and channel, clipped at 1, so the white sprite stays white
-on a noisy background. The factors stay dSprites' own: the colour and the noise are nuisance.
+on a noisy background; scream-dSprites takes a random patch of the painting (shrunk to fit
+350 × 274), averages it with a random colour, and inverts it where the sprite is. The factors
+stay dSprites' own: the colour, noise and patch are nuisance.
 
 disentanglement_lib draws them anew each time an image is sampled. Here they are drawn once per
 factor combination, from a hash of (seed, the combination's grid index, channel, pixel): the
@@ -13,18 +16,24 @@ machine (integer arithmetic; no float rounding differs between CPUs).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+from PIL import Image
 
-Variant = Literal["color", "noisy"]
+Variant = Literal["color", "noisy", "scream"]
+#: the variants that need no file beside the sprites
+Drawn = Literal["color", "noisy"]
 #: what each variant is called in disentanglement_lib (data/ground_truth/named_data.py)
-DLIB_NAMES = {"color": "color_dsprites", "noisy": "noisy_dsprites"}
+DLIB_NAMES = {"color": "color_dsprites", "noisy": "noisy_dsprites", "scream": "scream_dsprites"}
+#: the box disentanglement_lib shrinks the painting into (PIL's thumbnail: aspect kept)
+PAINTING_BOX = (350, 274)
 #: the variants' images are RGB
 CHANNELS = 3
 
-#: images coloured at once: bounds the float64 temporaries to about 100 MB
+#: images drawn at once: bounds the float64 temporaries to about 100 MB
 CHUNK = 1024
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -47,24 +56,51 @@ def uniform(seed: int, index: np.ndarray, count: int) -> np.ndarray:
     return (_splitmix64(keys) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
+def load_painting(path: Path) -> np.ndarray:
+    """The Scream shrunk into PAINTING_BOX as disentanglement_lib does, float64 [h, w, 3] in
+    [0, 1]; OSError (or PIL's UnidentifiedImageError) where it cannot be read."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail(PAINTING_BOX)
+        return np.asarray(image, dtype=np.float64) / 255
+
+
 def apply_variant(
-    images: torch.Tensor, index: torch.Tensor, variant: Variant, seed: int
+    images: torch.Tensor,
+    index: torch.Tensor,
+    variant: Variant,
+    seed: int,
+    painting: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Grey sprites uint8 [n, 1, H, W] with their grid indices [n] -> uint8 [n, 3, H, W]."""
+    """Grey sprites uint8 [n, 1, H, W] with their grid indices [n] -> uint8 [n, 3, H, W];
+    `painting` (load_painting) for "scream", larger than H × W."""
     n, _, height, width = images.shape
     out = torch.empty(n, CHANNELS, height, width, dtype=torch.uint8)
     for start in range(0, n, CHUNK):
         part = slice(start, start + CHUNK)
-        out[part] = _apply(images[part], index[part].numpy(), variant, seed)
+        grey = images[part].numpy().astype(np.float64) / 255
+        key = index[part].numpy()
+        if variant == "color":
+            rgb = grey * (0.5 + 0.5 * uniform(seed, key, CHANNELS))[:, :, None, None]
+        elif variant == "noisy":
+            noise = uniform(seed, key, CHANNELS * height * width)
+            rgb = np.minimum(grey + noise.reshape(len(key), CHANNELS, height, width), 1.0)
+        else:
+            background = _patches(painting, seed, key, height, width)
+            rgb = background * (1 - grey) + (1 - background) * grey
+        out[part] = torch.from_numpy(np.rint(rgb * 255).astype(np.uint8))
     return out
 
 
-def _apply(images: torch.Tensor, index: np.ndarray, variant: Variant, seed: int) -> torch.Tensor:
-    n, _, height, width = images.shape
-    grey = images.numpy().astype(np.float64) / 255
-    if variant == "color":
-        rgb = grey * (0.5 + 0.5 * uniform(seed, index, CHANNELS))[:, :, None, None]
-    else:
-        noise = uniform(seed, index, CHANNELS * height * width)
-        rgb = np.minimum(grey + noise.reshape(n, CHANNELS, height, width), 1.0)
-    return torch.from_numpy(np.rint(rgb * 255).astype(np.uint8))
+def _patches(
+    painting: np.ndarray, seed: int, index: np.ndarray, height: int, width: int
+) -> np.ndarray:
+    """Per grid index, a patch of the painting (its corner uniform over the positions
+    disentanglement_lib draws it from) averaged with a colour uniform on [0, 1)³: [n, 3, H, W]."""
+    draws = uniform(seed, index, 2 + CHANNELS)
+    top = (draws[:, 0] * (painting.shape[0] - height)).astype(np.int64)
+    left = (draws[:, 1] * (painting.shape[1] - width)).astype(np.int64)
+    rows = top[:, None] + np.arange(height)[None, :]
+    cols = left[:, None] + np.arange(width)[None, :]
+    patches = painting[rows[:, :, None], cols[:, None, :]]  # [n, H, W, 3]
+    return ((patches + draws[:, None, None, 2:]) / 2).transpose(0, 3, 1, 2)

@@ -12,7 +12,7 @@ from disentangle import GroundTruthDataset, ImageData, Params
 from disentangle.bounds import at_most
 from disentangle_data.grid import checked_factors, grid_index, sample_grid
 from disentangle_data.images import Resolution
-from disentangle_data.nuisance import CHANNELS, Variant, apply_variant
+from disentangle_data.nuisance import CHANNELS, Drawn, apply_variant
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 #: dSprites' three shapes, in dSprites' order: what `shapes = k` draws the first k of
@@ -66,7 +66,7 @@ class ProceduralParams(Params):
         description="each pixel is the mean of k×k samples inside it (anti-aliased grey "
         "edges); 1 draws binary images, as dSprites",
     )
-    variant: Variant | None = Field(
+    variant: Drawn | None = Field(
         None,
         description="disentanglement_lib's color-dSprites (a random colour per image) or "
         "noisy-dSprites (random noise behind the sprite), RGB; none: grey sprites",

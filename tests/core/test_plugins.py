@@ -48,6 +48,7 @@ EXPECTED = {
         "mpi3d_realistic",
         "mpi3d_toy",
         "procedural",
+        "scream_dsprites",
         "shapes3d",
         "smallnorb",
         "svhn",

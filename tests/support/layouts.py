@@ -339,3 +339,12 @@ def write_cars3d(folder: Path) -> None:
             for e in range(elevations):
                 im[:, :, :, a, e] = cars3d_level(e, a, car)
         scipy.io.savemat(folder / f"car_{car:03d}_mesh.mat", {"im": im})
+
+
+def write_painting(path: Path, size: tuple[int, int] = (120, 96)) -> None:
+    """A stand-in for The Scream: a JPEG of smooth colour ramps, `size` (width, height)."""
+    width, height = size
+    x, y = np.meshgrid(np.linspace(0, 1, width), np.linspace(0, 1, height))
+    rgb = np.stack([x, y, (x + y) / 2], axis=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(path, quality=95)

@@ -31,6 +31,7 @@ from support.layouts import (
     write_dsprites,
     write_faces_jpegs,
     write_mpi3d,
+    write_painting,
     write_shapes3d,
     write_smallnorb,
     write_split,
@@ -97,6 +98,11 @@ def dsprites(scratch: Path) -> dict[str, bytes]:
     return {DSPRITES_FILE: (scratch / DSPRITES_FILE).read_bytes()}
 
 
+def scream_dsprites(scratch: Path) -> dict[str, bytes]:
+    write_painting(scratch / "The_Scream.jpg")
+    return {**dsprites(scratch), "The_Scream.jpg": (scratch / "The_Scream.jpg").read_bytes()}
+
+
 def shapes3d(scratch: Path) -> dict[str, bytes]:
     write_shapes3d(scratch / "3dshapes.h5")
     return {"3dshapes.h5": (scratch / "3dshapes.h5").read_bytes()}
@@ -160,6 +166,7 @@ ROWS: dict[str, tuple[Callable[[Path], dict[str, bytes]], list[str]]] = {
     "svhn": (svhn, ["train_32x32.mat", "test_32x32.mat"]),
     "celeba": (celeba, ["celeba/img_align_celeba/000001.jpg", "celeba/list_eval_partition.txt"]),
     "dsprites": (dsprites, [DSPRITES_FILE]),
+    "scream_dsprites": (scream_dsprites, [DSPRITES_FILE, "scream/The_Scream.jpg"]),
     "shapes3d": (shapes3d, ["3dshapes.h5"]),
     "mpi3d_toy": (mpi3d_file("toy"), ["mpi3d_toy.npz"]),
     "mpi3d_realistic": (mpi3d_file("realistic"), ["mpi3d_realistic.npz"]),

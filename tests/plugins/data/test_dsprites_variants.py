@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from disentangle_data.nuisance import apply_variant, uniform
+from disentangle_data.nuisance import apply_variant, load_painting, uniform
 from pydantic import ValidationError
-from support.layouts import DSPRITES_SIZES, write_dsprites
+from support.layouts import DSPRITES_SIZES, write_dsprites, write_painting
 from typer.testing import CliRunner
 
 from disentangle import Dataset
 from disentangle.cli import app
+from disentangle.errors import DatasetError
 from disentangle.plugins import host
 
 DSPRITES_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -138,3 +139,44 @@ def test_the_vae_recipe_trains_and_is_scored_on_color_dsprites(tmp_path: Path) -
     assert 0 <= scores["irs"]["irs"] <= 1
     assert 0 <= scores["downstream_task_boosted_trees"]["gbt_10_mean_test_accuracy"] <= 1
     assert 0 <= scores["fairness"]["mean_fairness_mean_pred_mean_sens"] <= 1
+
+
+def test_scream_inverts_a_patch_of_the_painting_under_the_sprite(tmp_path: Path) -> None:
+    write_painting(tmp_path / "scream.jpg")
+    painting = load_painting(tmp_path / "scream.jpg")
+    assert painting.shape == (96, 120, 3)  # already inside the 350 × 274 box: kept
+    grey = torch.zeros(300, 1, 8, 8, dtype=torch.uint8)
+    grey[:, :, :, :4] = 255
+    rgb = apply_variant(grey, torch.arange(300), "scream", seed=0, painting=painting).double()
+    background, sprite = rgb[..., 4:] / 255, rgb[..., :4] / 255
+    # the patch averaged with one colour: within half a step of (painting + c) / 2 ≥ 0, ≤ 1
+    assert background.min() >= 0 and background.max() <= 1
+    assert background.mean().item() == pytest.approx((painting.mean() + 0.5) / 2, abs=0.05)
+    # the sprite is the inverted background: a smooth painting makes neighbours close
+    assert (sprite[..., -1] - (1 - background[..., 0])).abs().max() < 0.05
+    # patches are drawn from all over the painting: their means spread
+    assert background.mean(dim=(1, 2, 3)).std() > 0.05
+
+
+def test_scream_dsprites_reads_the_npz_and_the_painting(tmp_path: Path) -> None:
+    write_dsprites(tmp_path / DSPRITES_FILE)
+    ds = dataset("scream_dsprites", root=str(tmp_path))
+    assert ds.image_shape == (3, 64, 64)
+    with pytest.raises(DatasetError) as info:
+        ds.load()
+    message = str(info.value)
+    assert "needs Munch's The Scream" in message and "scream/The_Scream.jpg" in message
+    assert f"disentangle data download scream_dsprites --root {tmp_path}" in message
+    (tmp_path / "scream").mkdir()
+    (tmp_path / "scream" / "scream.jpg").write_bytes(b"not a jpeg")  # dlib's name, unreadable
+    with pytest.raises(DatasetError, match="is not an image PIL reads"):
+        dataset("scream_dsprites", root=str(tmp_path)).load()
+    write_painting(tmp_path / "scream" / "scream.jpg", size=(60, 70))
+    with pytest.raises(DatasetError, match="too small for 64×64 patches"):
+        dataset("scream_dsprites", root=str(tmp_path)).load()
+    write_painting(tmp_path / "scream" / "scream.jpg", size=(400, 300))
+    data = dataset("scream_dsprites", root=str(tmp_path)).load()
+    plain = dataset("dsprites", root=str(tmp_path)).load()
+    assert data.images.shape == (len(plain.images), 3, 64, 64)
+    assert torch.equal(data.factors, plain.factors)
+    assert ds.render(data.factors[:5]).shape == (5, 3, 64, 64)
