@@ -19,7 +19,7 @@ from disentangle_data.nuisance import (
     Drawn,
     Variant,
     apply_variant,
-    load_painting,
+    read_painting,
 )
 from disentangle_data.sources import download_hint
 
@@ -107,25 +107,11 @@ class Dsprites(GridFile):
         return images, factors
 
     def _painting(self) -> np.ndarray:
-        """The Scream from the data folder (scream_dsprites)."""
+        """The Scream from the data folder (scream_dsprites): the download's name, else
+        disentanglement_lib's."""
         folder = self.path.parent
         found = [folder / name for name in PAINTINGS if (folder / name).is_file()]
-        if not found:
-            raise DatasetError(
-                f"{self.title} needs Munch's The Scream: expected {folder / PAINTINGS[0]} (or "
-                f"{folder / PAINTINGS[1]}).\nTo get it: run {download_hint(self.source, folder)}."
-            )
-        try:
-            painting = load_painting(found[0])
-        except OSError as exc:  # PIL's UnidentifiedImageError is one
-            message = f"{self.title}: {found[0]} is not an image PIL reads ({exc})"
-            raise DatasetError(message) from None
-        if min(painting.shape[:2]) <= 64:
-            raise DatasetError(
-                f"{self.title}: {found[0]} is {painting.shape[1]}×{painting.shape[0]} once fit "
-                "into 350 × 274: too small for 64×64 patches (The Scream is about 221×274)"
-            )
-        return painting
+        return read_painting(found[0] if found else folder / PAINTINGS[0], self.source, 64)
 
     def _unreadable(self, problem: str) -> str:
         return (

@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from disentangle.errors import DatasetError
+from disentangle_data.sources import download_hint
+
 Variant = Literal["color", "noisy", "scream"]
 #: the variants that need no file beside the sprites
 Drawn = Literal["color", "noisy"]
@@ -63,6 +66,26 @@ def load_painting(path: Path) -> np.ndarray:
         image = image.convert("RGB")
         image.thumbnail(PAINTING_BOX)
         return np.asarray(image, dtype=np.float64) / 255
+
+
+def read_painting(path: Path, source: str, side: int) -> np.ndarray:
+    """load_painting, or a DatasetError naming the file and the download of `source` where it
+    is missing, unreadable, or too small for side × side patches."""
+    if not path.is_file():
+        raise DatasetError(
+            f"scream-dSprites needs Munch's The Scream: expected {path}.\nTo get it: run "
+            f"{download_hint(source, path.parent.parent)}."
+        )
+    try:
+        painting = load_painting(path)
+    except OSError as exc:  # PIL's UnidentifiedImageError is one
+        raise DatasetError(f"{path} is not an image PIL reads ({exc})") from None
+    if min(painting.shape[:2]) <= side:
+        raise DatasetError(
+            f"{path} is {painting.shape[1]}×{painting.shape[0]} once fit into 350 × 274: too "
+            f"small for {side}×{side} patches (The Scream is about 221×274)"
+        )
+    return painting
 
 
 def apply_variant(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
@@ -12,7 +14,7 @@ from disentangle import GroundTruthDataset, ImageData, Params
 from disentangle.bounds import at_most
 from disentangle_data.grid import checked_factors, grid_index, sample_grid
 from disentangle_data.images import Resolution
-from disentangle_data.nuisance import CHANNELS, Drawn, apply_variant
+from disentangle_data.nuisance import CHANNELS, Variant, apply_variant, read_painting
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 #: dSprites' three shapes, in dSprites' order: what `shapes = k` draws the first k of
@@ -66,10 +68,16 @@ class ProceduralParams(Params):
         description="each pixel is the mean of k×k samples inside it (anti-aliased grey "
         "edges); 1 draws binary images, as dSprites",
     )
-    variant: Drawn | None = Field(
+    variant: Variant | None = Field(
         None,
-        description="disentanglement_lib's color-dSprites (a random colour per image) or "
-        "noisy-dSprites (random noise behind the sprite), RGB; none: grey sprites",
+        description="disentanglement_lib's color-dSprites (a random colour per image), "
+        "noisy-dSprites (random noise behind the sprite) or scream-dSprites (a patch of The "
+        "Scream behind it, from `painting`), RGB; none: grey sprites",
+    )
+    painting: str = Field(
+        "data/scream/The_Scream.jpg",
+        description="The Scream, for variant 'scream' (disentangle data download "
+        "scream_dsprites puts it there; ~ expanded)",
     )
     variant_seed: int = Field(0, description="which colours or noise the variant draws")
     size: int | None = Field(
@@ -135,6 +143,8 @@ class Procedural(GroundTruthDataset):
             spec.positions_y,
         )
         self.variant, self.variant_seed = spec.variant, spec.variant_seed
+        self._painting_path = Path(spec.painting).expanduser().absolute()
+        self._painting: np.ndarray | None = None
         self.image_shape = (1 if spec.variant is None else CHANNELS, res, res)
         self.size, self.seed = spec.size, spec.seed
         # value tables, computed once from Python floats: every render gathers the same bits
@@ -192,7 +202,9 @@ class Procedural(GroundTruthDataset):
         if self.variant is None:
             return images
         index = grid_index(factors, self.factor_sizes)
-        return apply_variant(images, index, self.variant, self.variant_seed)
+        if self.variant == "scream" and self._painting is None:
+            self._painting = read_painting(self._painting_path, "scream_dsprites", res)
+        return apply_variant(images, index, self.variant, self.variant_seed, self._painting)
 
     def _draw(self, factors: torch.Tensor) -> torch.Tensor:
         """uint8 images [n, res, res] for one chunk: each sample point tested in its shape's

@@ -180,3 +180,21 @@ def test_scream_dsprites_reads_the_npz_and_the_painting(tmp_path: Path) -> None:
     assert data.images.shape == (len(plain.images), 3, 64, 64)
     assert torch.equal(data.factors, plain.factors)
     assert ds.render(data.factors[:5]).shape == (5, 3, 64, 64)
+
+
+def test_procedural_scream_reads_the_painting_it_is_given(tmp_path: Path) -> None:
+    painting = tmp_path / "data" / "scream" / "The_Scream.jpg"
+    ds = dataset("procedural", variant="scream", painting=str(painting), **SMALL)
+    assert ds.image_shape == (3, 16, 16)
+    with pytest.raises(DatasetError) as info:
+        ds.load()
+    assert str(painting) in str(info.value)
+    assert f"disentangle data download scream_dsprites --root {tmp_path / 'data'}" in str(
+        info.value
+    )
+    write_painting(painting)
+    data = ds.load()
+    grey = dataset("procedural", **SMALL).load().images
+    expected = apply_variant(grey, torch.arange(len(grey)), "scream", 0, load_painting(painting))
+    assert torch.equal(data.images, expected)
+    assert torch.equal(ds.render(data.factors[[4, 1]]), data.images[[4, 1]])
