@@ -119,13 +119,18 @@ def test_the_memory_bound_counts_the_variants_channels() -> None:
     spec(type="procedural", variant="noisy", size=300_000)  # 3.4 GiB
 
 
-def test_the_vae_recipe_trains_and_is_scored_on_color_dsprites(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("recipe_file", "variant"), [("dsprites-vae", "color"), ("dsprites", "noisy")]
+)
+def test_the_recipes_train_and_are_scored_on_rgb_dsprites(
+    tmp_path: Path, recipe_file: str, variant: str
+) -> None:
     write_dsprites(tmp_path / DSPRITES_FILE)
-    recipe = Path(__file__).resolve().parents[3] / "recipes" / "dsprites-vae.toml"
+    recipe = Path(__file__).resolve().parents[3] / "recipes" / f"{recipe_file}.toml"
     sets = ["train.iterations=2", "train.batch_size=4", "images.samples=4"]
     sets += ["images.traversal_rows=2", "images.traversal_steps=3", f"dataset.root={tmp_path}"]
     run = tmp_path / "run"
-    args = ["run", str(recipe), "--variant", "color", "--out", str(run), "--quiet"]
+    args = ["run", str(recipe), "--variant", variant, "--out", str(run), "--quiet"]
     result = CliRunner().invoke(app, args + [item for s in sets for item in ("--set", s)])
     assert result.exit_code == 0, result.output
     # fairness sets each factor to each of its values: those of the file (2 each), not of the
