@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -115,3 +115,13 @@ class Method(ABC):
     def restored(self) -> None:  # noqa: B027 (optional hook)
         """Called after a resume loaded the networks' and optimizers' states (and the updater
         applied the recipe's optimizer settings again): refresh any state derived from them."""
+
+
+@runtime_checkable
+class GaussianPosterior(Protocol):
+    """A method whose representation is the mean of a Gaussian posterior q(z|x), as a VAE's:
+    what UDR (`disentangle select --by udr`) reads, with its variance."""
+
+    def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The posterior's means and log variances over the representation's columns, each
+        [n, d] (the means are `encode`'s), of images in the data's value range."""

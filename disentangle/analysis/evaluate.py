@@ -28,22 +28,23 @@ from disentangle.run.checkpoint import write_text_atomic
 from disentangle.run.figures import as_uint8, render, sample_latents, scale_images, traversal_sheet
 
 
+def network_input(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The method's networks put on `device` in eval mode; uint8 images -> their input there
+    (the data's value range)."""
+    for module in trained.method.networks.values():
+        in_place_activations(module.to(device).eval())
+    value_range = trained.components.value_range
+    return lambda images: scale_images(images.to(device), value_range)
+
+
 def encoder(trained: Trained, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """uint8 images -> the method's representation (InfoGAN: Q's posterior per code,
     probabilities or means, concatenated)."""
-    method = trained.method
-    for module in method.networks.values():
-        in_place_activations(module.to(device).eval())
-    value_range = trained.components.value_range
+    method, prepare = trained.method, network_input(trained, device)
 
     @torch.no_grad()
     def encode(images: torch.Tensor) -> torch.Tensor:
-        return torch.cat(
-            [
-                method.encode(scale_images(chunk.to(device), value_range)).cpu()
-                for chunk in images.split(512)
-            ]
-        )
+        return torch.cat([method.encode(prepare(chunk)).cpu() for chunk in images.split(512)])
 
     return encode
 

@@ -18,6 +18,7 @@ from disentangle.cli.show import (
     show_purity,
     show_scores,
     show_sweep_table,
+    show_udr,
 )
 from disentangle.console import out, user_errors
 from disentangle.errors import DisentangleError
@@ -28,6 +29,14 @@ class SelectBy(enum.StrEnum):
 
     centrality = "centrality"
     purity = "purity"
+    udr = "udr"
+
+
+class UdrCorrelation(enum.StrEnum):
+    """How UDR compares two runs' latents."""
+
+    lasso = "lasso"
+    spearman = "spearman"
 
 
 @app.command("eval")
@@ -235,7 +244,7 @@ def select(
         SelectBy,
         typer.Option(
             help="centrality: ModelCentrality, no labels; purity: on 1% of the training "
-            "images' labels (ClusterGAN)."
+            "images' labels (ClusterGAN); udr: UDR of VAE runs, no labels (Duan et al.)."
         ),
     ] = SelectBy.centrality,
     groups: Annotated[
@@ -258,6 +267,14 @@ def select(
     split: Annotated[
         str | None, typer.Option(help="Split of the labelled images (purity: train).")
     ] = None,
+    points: Annotated[
+        int | None,
+        typer.Option(min=2, max=1_000_000, help="Images every run encodes (udr: 1,000)."),
+    ] = None,
+    correlation: Annotated[
+        UdrCorrelation | None,
+        typer.Option(help="How two runs' latents are compared (udr: lasso)."),
+    ] = None,
     seed: Annotated[
         int, typer.Option(min=0, max=MAX_SEED, help="Seed of the latents or the labelled subset.")
     ] = 0,
@@ -265,7 +282,8 @@ def select(
 ) -> None:
     """Choose one run of a sweep: the most central one without labels (ModelCentrality,
     InfoGAN-CR: each run's generator is ground truth for the others' FactorVAE score; the
-    medoid wins), or the purest on a few training labels (ClusterGAN)."""
+    medoid wins), the purest on a few training labels (ClusterGAN), or, for VAEs, the one
+    with the highest UDR (Duan et al.: how alike its latents are to the other runs')."""
     with user_errors():
         from disentangle.analysis.select import (
             GROUP_SIZE,
@@ -283,13 +301,30 @@ def select(
                 "--std-images": std_images,
             },
             SelectBy.purity: {"--fraction": fraction, "--split": split},
+            SelectBy.udr: {"--points": points, "--correlation": correlation},
         }
-        other = SelectBy.purity if by is SelectBy.centrality else SelectBy.centrality
-        unused = [flag for flag, value in flags[other].items() if value is not None]
+        unused = [
+            flag
+            for other, options in flags.items()
+            if other is not by
+            for flag, value in options.items()
+            if value is not None
+        ]
         if unused:
             raise DisentangleError(f"{', '.join(unused)}: not an option of --by {by.value}")
         loaded = [load_run(r) for r in runs]
-        if by is SelectBy.purity:
+        if by is SelectBy.udr:
+            from disentangle.analysis.udr import POINTS, udr
+
+            result = udr(
+                loaded,
+                points=points or POINTS,
+                correlation=(correlation or UdrCorrelation.lasso).value,
+                seed=seed,
+                device=device,
+            )
+            show_udr(result)
+        elif by is SelectBy.purity:
             purity = labelled_purity(
                 loaded, fraction=fraction or 0.01, split=split, seed=seed, device=device
             )

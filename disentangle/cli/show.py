@@ -11,6 +11,7 @@ from disentangle.console import out
 
 if TYPE_CHECKING:
     from disentangle.analysis.select import Centrality, Purity
+    from disentangle.analysis.udr import Udr
 
 
 def run_column(table: Table) -> None:
@@ -95,3 +96,17 @@ def show_purity(result: Purity) -> None:
         table.add_row(f"{i + 1}. {name}", f"{result.purity[i]:.3f}", f"{result.hungarian[i]:.3f}")
     out.print(table)
     out.print(f"purest: {result.chosen}")
+
+
+def show_udr(result: Udr) -> None:
+    """Every ordered pair's score, each run's UDR and the chosen run."""
+    table = Table(title=f"UDR on {result.points} images: each pair's score, run (row) to run")
+    run_column(table)
+    for i in range(len(result.runs)):
+        table.add_column(f"to {i + 1}", justify="right")
+    table.add_column("UDR", justify="right")
+    for i, name in enumerate(result.runs):
+        cells = ["" if v is None else f"{v:.3f}" for v in result.pairs[i]]
+        table.add_row(f"{i + 1}. {name}", *cells, f"{result.scores[i]:.3f}")
+    out.print(table)
+    out.print(f"highest UDR: {result.chosen}")

@@ -43,6 +43,8 @@ class GridFile(GroundTruthDataset):
 
     def __init__(self) -> None:
         self._data: ImageData | None = None
+        #: whether `_read` memory-mapped the images from the file
+        self.on_disk = False
 
     @property
     @abstractmethod
@@ -67,7 +69,11 @@ class GridFile(GroundTruthDataset):
                 )
             self.factor_sizes = sizes
             self._data = ImageData(
-                images=images, factors=factors, factor_names=self.factor_names, factor_sizes=sizes
+                images=images,
+                factors=factors,
+                factor_names=self.factor_names,
+                factor_sizes=sizes,
+                on_disk=self.on_disk,
             )
         return self._data
 

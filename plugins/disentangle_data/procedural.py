@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from disentangle import GroundTruthDataset, ImageData, Params
 from disentangle.bounds import at_most
-from disentangle_data.grid import checked_factors, sample_grid
+from disentangle_data.grid import checked_factors, grid_index, sample_grid
 from disentangle_data.images import Resolution
+from disentangle_data.nuisance import CHANNELS, Variant, apply_variant, read_painting
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 #: dSprites' three shapes, in dSprites' order: what `shapes = k` draws the first k of
@@ -19,7 +22,7 @@ DSPRITES_SHAPES = ("square", "ellipse", "heart")
 ShapeName = Literal["square", "ellipse", "heart", "arch", "tee"]
 #: pixels per chunk when rendering: bounds the float32 temporaries to a few tens of MB each
 CHUNK_PIXELS = 1 << 22
-#: the most bytes the drawn images may take in memory (uint8, one channel)
+#: the most bytes the drawn images may take in memory (uint8)
 MAX_BYTES = 1 << 32
 #: the most steps of one factor
 Steps = Annotated[
@@ -65,6 +68,18 @@ class ProceduralParams(Params):
         description="each pixel is the mean of k×k samples inside it (anti-aliased grey "
         "edges); 1 draws binary images, as dSprites",
     )
+    variant: Variant | None = Field(
+        None,
+        description="disentanglement_lib's color-dSprites (a random colour per image), "
+        "noisy-dSprites (random noise behind the sprite) or scream-dSprites (a patch of The "
+        "Scream behind it, from `painting`), RGB; none: grey sprites",
+    )
+    painting: str = Field(
+        "data/scream/The_Scream.jpg",
+        description="The Scream, for variant 'scream' (disentangle data download "
+        "scream_dsprites puts it there; ~ expanded)",
+    )
+    variant_seed: int = Field(0, description="which colours or noise the variant draws")
     size: int | None = Field(
         None, ge=1, description="images drawn from the factor grid; none: the whole grid"
     )
@@ -91,10 +106,12 @@ class ProceduralParams(Params):
         )
         if self.size is not None and self.size > total:
             raise ValueError(f"size {self.size} exceeds the {total} images of the factor grid")
-        need = (self.size or total) * self.resolution**2
+        channels = 1 if self.variant is None else CHANNELS
+        need = (self.size or total) * channels * self.resolution**2
         if need > MAX_BYTES:
             raise ValueError(
-                f"{self.size or total:,} images of {self.resolution}×{self.resolution} would take "
+                f"{self.size or total:,} images of {channels}×{self.resolution}×{self.resolution} "
+                "would take "
                 f"{need / 2**30:.0f} GiB of memory (at most {MAX_BYTES / 2**30:.0f}); draw fewer "
                 "with `size` or use fewer steps"
             )
@@ -110,7 +127,8 @@ def _steps(lo: float, hi: float, n: int) -> list[float]:
 
 class Procedural(GroundTruthDataset):
     """Sprites (dSprites' square, ellipse, heart, or others by name) rendered from factor
-    indices, no files: binary, or anti-aliased by supersampling."""
+    indices, no files: binary, or anti-aliased by supersampling; grey, or one of
+    disentanglement_lib's RGB variants (plugins/disentangle_data/nuisance.py)."""
 
     factor_names = FACTOR_NAMES
 
@@ -124,7 +142,10 @@ class Procedural(GroundTruthDataset):
             spec.positions_x,
             spec.positions_y,
         )
-        self.image_shape = (1, res, res)
+        self.variant, self.variant_seed = spec.variant, spec.variant_seed
+        self._painting_path = Path(spec.painting).expanduser().absolute()
+        self._painting: np.ndarray | None = None
+        self.image_shape = (1 if spec.variant is None else CHANNELS, res, res)
         self.size, self.seed = spec.size, spec.seed
         # value tables, computed once from Python floats: every render gathers the same bits
         if spec.rotation == 360:
@@ -170,14 +191,20 @@ class Procedural(GroundTruthDataset):
 
     def render(self, factors: torch.Tensor) -> torch.Tensor:
         """Draw the images of factor-index rows [n, 5] as uint8 [n, 1, res, res]: {0, 255}, or
-        coverage × 255 rounded with `supersample` > 1."""
+        coverage × 255 rounded with `supersample` > 1; with a variant, RGB [n, 3, res, res]
+        whose colour or noise is that of the row's combination."""
         factors = checked_factors(factors, self.factor_sizes)
         res = self.resolution
         images = torch.empty(len(factors), 1, res, res, dtype=torch.uint8)
         chunk = max(1, CHUNK_PIXELS // (res * res * self.supersample**2))
         for start in range(0, len(factors), chunk):
             images[start : start + chunk, 0] = self._draw(factors[start : start + chunk])
-        return images
+        if self.variant is None:
+            return images
+        index = grid_index(factors, self.factor_sizes)
+        if self.variant == "scream" and self._painting is None:
+            self._painting = read_painting(self._painting_path, "scream_dsprites", res)
+        return apply_variant(images, index, self.variant, self.variant_seed, self._painting)
 
     def _draw(self, factors: torch.Tensor) -> torch.Tensor:
         """uint8 images [n, res, res] for one chunk: each sample point tested in its shape's

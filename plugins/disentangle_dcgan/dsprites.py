@@ -12,9 +12,14 @@ and gan/op.py; docs/dsprites-fidelity.md compares every setting):
   normalised; G never is.
 - Initialisation: conv weights from a normal truncated at 2σ, other weights N(0, 0.02), biases
   0, batch norm γ = 1 and β = 0; leaky-ReLU slope 0.2 in G and D.
+
+`channels = 3` makes G draw and D/Q read RGB images (disentanglement_lib's color, noisy and
+scream dSprites); everything else stays as theirs.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 from torch import nn
@@ -43,6 +48,9 @@ class DspritesParams(DcganParams):
         False,
         description="spectral normalisation on every conv and linear layer of D and Q, trunk "
         "and heads (InfoGAN-CR: true)",
+    )
+    channels: Literal[1, 3] = Field(
+        1, description="image channels (dSprites 1; its color, noisy and scream variants 3)"
     )
 
 
@@ -82,6 +90,7 @@ class DspritesBackbone(Backbone):
 
     def __init__(self, spec: DspritesParams) -> None:
         self.spec = spec
+        self.image_shape = (spec.channels, 64, 64)
         self.output_range = OUTPUT_RANGE[spec.output]
         w = spec.width
         self.c1, self.c2, self.hidden, self.q_hidden = (
@@ -101,7 +110,7 @@ class DspritesBackbone(Backbone):
                 *_upconv(self.c2, self.c2, slope),
                 *_upconv(self.c2, self.c1, slope),
                 *_upconv(self.c1, self.c1, slope),
-                *image_out(self.c1, 1, self.spec.output),
+                *image_out(self.c1, self.spec.channels, self.spec.output),
             )
         )
 
@@ -120,12 +129,12 @@ class DspritesBackbone(Backbone):
         """InfoGAN-CR's CR discriminator (their CrDiscriminator, gan/network.py): D's trunk on
         two channel-stacked images, then a linear layer to `outputs` logits; spectral norm (if
         the spec asks) on every layer but that last one, as theirs."""
-        trunk = self._trunk(2)
+        trunk = self._trunk(2 * self.spec.channels)
         return pair_network(trunk, self.hidden, outputs, self.spec.spectral_norm, init_weights)
 
     def discriminator(self, q_dim: int) -> Discriminator:
         slope = self.spec.leaky_slope
-        trunk = self._trunk(1)
+        trunk = self._trunk(self.spec.channels)
         q_head = (
             nn.Sequential(
                 *_fc(self.hidden, self.q_hidden, nn.LeakyReLU(slope), bn=False),

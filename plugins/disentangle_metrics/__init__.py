@@ -1,5 +1,6 @@
-"""Disentanglement metrics (disentanglement_lib's definitions), unsupervised accuracy, and
-sample quality (FID, Inception Score, KID through torch-fidelity)."""
+"""Disentanglement metrics (disentanglement_lib's definitions: the supervised scores, IRS, the
+unsupervised scores, downstream task, fairness), unsupervised accuracy, and sample quality
+(FID, Inception Score, KID through torch-fidelity)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from disentangle import hookimpl
 from disentangle_metrics.fidelity import FID, KID, FidelityParams, InceptionScore
 from disentangle_metrics.metrics import (
     DCI,
+    IRS,
     MIG,
     SAP,
     Accuracy,
@@ -14,13 +16,21 @@ from disentangle_metrics.metrics import (
     BetaVAE,
     BetaVAEParams,
     DCIHist,
+    DownstreamBoostedTrees,
+    DownstreamLogisticRegression,
+    DownstreamParams,
     FactorVAE,
     FactorVAEParams,
+    Fairness,
+    FairnessParams,
+    IRSParams,
     MIGParams,
     Modularity,
     ModularityParams,
     SAPParams,
     SplitParams,
+    Unsupervised,
+    UnsupervisedParams,
 )
 
 
@@ -34,6 +44,11 @@ def register_metrics(register):
     register("factor_vae", FactorVAE, FactorVAEParams)
     register("beta_vae", BetaVAE, BetaVAEParams)
     register("modularity", Modularity, ModularityParams)
+    register("irs", IRS, IRSParams)
+    register("unsupervised", Unsupervised, UnsupervisedParams)
+    register("downstream_task_logistic_regression", DownstreamLogisticRegression, DownstreamParams)
+    register("downstream_task_boosted_trees", DownstreamBoostedTrees, DownstreamParams)
+    register("fairness", Fairness, FairnessParams)
     register("fid", FID, FidelityParams)
     register("inception_score", InceptionScore, FidelityParams)
     register("kid", KID, FidelityParams)

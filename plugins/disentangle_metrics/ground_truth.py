@@ -48,7 +48,11 @@ class RenderedDataset:
     def __init__(self, dataset: GroundTruthDataset) -> None:
         self.dataset = dataset
         self._varying = [k for k, size in enumerate(dataset.factor_sizes) if size > 1]
-        self.factor_sizes = tuple(dataset.factor_sizes[k] for k in self._varying)
+
+    @property
+    def factor_sizes(self) -> tuple[int, ...]:
+        """The varying factors' sizes, as the dataset knows them now (a file's own once read)."""
+        return tuple(self.dataset.factor_sizes[k] for k in self._varying)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
@@ -84,12 +88,17 @@ class EncodedTruth:
 
     def __init__(self, truth: GroundTruth, encode: Encoder) -> None:
         self.truth, self._encode = truth, encode
-        self.factor_sizes = truth.factor_sizes
-        self._strides = np.cumprod((1, *truth.factor_sizes[:0:-1]))[::-1].astype(np.int64)
-        self._known = np.zeros(math.prod(truth.factor_sizes), dtype=bool)
+        #: the grid the table is laid out on: the sizes known now (a file's own are no larger)
+        self._grid = truth.factor_sizes
+        self._strides = np.cumprod((1, *self._grid[:0:-1]))[::-1].astype(np.int64)
+        self._known = np.zeros(math.prod(self._grid), dtype=bool)
         self._table: np.ndarray | None = None
         #: distinct combinations rendered and encoded so far
         self.encoded = 0
+
+    @property
+    def factor_sizes(self) -> tuple[int, ...]:
+        return self.truth.factor_sizes
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.truth.sample_factors(n, rng)
@@ -112,7 +121,7 @@ class EncodedTruth:
 
     def _rows(self, index: np.ndarray) -> np.ndarray:
         """Factor rows [n, K] of flat combination indices [n]."""
-        return np.stack(np.unravel_index(index, self.factor_sizes), axis=1)
+        return np.stack(np.unravel_index(index, self._grid), axis=1)
 
 
 def ground_truth(ctx: EvalContext) -> tuple[GroundTruth, Encoder]:

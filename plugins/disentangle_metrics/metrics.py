@@ -7,10 +7,11 @@ plugins stays fast.
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from disentangle import EvalContext, Metric, Params
 from disentangle_metrics.ground_truth import (
@@ -65,6 +66,43 @@ class FactorVAEParams(Params):
     eval: int = Field(5_000, ge=1, description="evaluation votes")
     var_points: int = Field(10_000, ge=2, description="points for the global variance")
     prune: float = Field(0.05, ge=0, description="dims with a global std below this are ignored")
+
+
+class IRSParams(Params):
+    points: int = Field(10_000, ge=2, description="sampled points")
+    bins: int = Field(20, ge=2, description="histogram bins per factor")
+    quantile: float = Field(
+        0.99, gt=0, le=1, description="quantile of a group's deviations (1: the paper's maximum)"
+    )
+
+
+class UnsupervisedParams(Params):
+    points: int = Field(10_000, ge=2, description="sampled points (or images)")
+    bins: int = Field(20, ge=2, description="histogram bins per representation dimension")
+
+
+class DownstreamParams(Params):
+    sizes: list[int] = Field(
+        [10, 100, 1_000, 10_000], min_length=1, description="training sizes, one task each"
+    )
+    test: int = Field(5_000, ge=1, description="test points per training size")
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive(cls, sizes: list[int]) -> list[int]:
+        if min(sizes) < 1:
+            raise ValueError("every training size must be at least 1")
+        return sizes
+
+
+class FairnessParams(Params):
+    train: int = Field(10_000, ge=2, description="training points of the classifiers")
+    per_value: int = Field(
+        100, ge=1, description="sampled rows, each set to every value of the sensitive factor"
+    )
+    predictor: Literal["boosted_trees", "logistic_regression"] = Field(
+        "boosted_trees", description="the classifier of each target factor"
+    )
 
 
 class AccuracyParams(Params):
@@ -204,6 +242,96 @@ class BetaVAE(GroundTruthMetric):
         )
 
 
+class IRS(GroundTruthMetric):
+    """Interventional robustness score."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import sample_codes
+        from disentangle_metrics.robustness import irs
+
+        codes, factors = sample_codes(truth, encode, _count(self.spec.points, ctx), rng)
+        return irs(codes, factors, self.spec.bins, self.spec.quantile)
+
+
+class Unsupervised(Metric):
+    """Gaussian total and Wasserstein correlation, and the mutual-information score, of the
+    representation of sampled factors (or, without ground truth, of the dataset's images)."""
+
+    def __init__(self, spec: UnsupervisedParams) -> None:
+        self.spec = spec
+
+    def applies(self, ctx: EvalContext) -> str | None:
+        width = sum(c.stop - c.start for c in ctx.code_columns.values())
+        if width < 2:
+            return f"the scores compare representation dimensions; this one has {width}"
+        if _categorical(ctx):
+            return (
+                "the Gaussian scores need continuous codes: a categorical code's probabilities "
+                "sum to 1, so their covariance is singular"
+            )
+        return None
+
+    def __call__(self, ctx: EvalContext) -> dict[str, float]:
+        from disentangle_metrics.disentanglement import sample_codes
+        from disentangle_metrics.unsupervised import unsupervised_scores
+
+        if is_ground_truth(ctx.dataset):
+            rng = np.random.default_rng(ctx.seed)
+            codes, _ = sample_codes(*ground_truth(ctx), _count(self.spec.points, ctx), rng)
+        else:
+            images = ctx.data.images
+            codes = numpy_encoder(ctx.encode)(images[subset(len(images), self.spec.points, ctx)])
+        return unsupervised_scores(codes, self.spec.bins)
+
+
+class Downstream(GroundTruthMetric):
+    """Downstream task: per factor a classifier on the representation, at several sizes."""
+
+    predictor: ClassVar[str]
+    #: what the keys start with: `tag`_`size`_…
+    tag: ClassVar[str]
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.downstream import downstream
+
+        # --fast makes 1,000 points 100, a size already there: each size is scored once
+        sizes = tuple(dict.fromkeys(_count(n, ctx) for n in self.spec.sizes))
+        scores = downstream(truth, encode, rng, self.predictor, sizes, _count(self.spec.test, ctx))
+        return {f"{self.tag}_{key}": value for key, value in scores.items()}
+
+
+class DownstreamLogisticRegression(Downstream):
+    """Downstream task with cross-validated logistic regressions."""
+
+    predictor = "logistic_regression"
+    tag = "lr"
+
+
+class DownstreamBoostedTrees(Downstream):
+    """Downstream task with gradient-boosted trees."""
+
+    predictor = "boosted_trees"
+    tag = "gbt"
+
+
+class Fairness(GroundTruthMetric):
+    """Unfairness of a classifier of each factor under interventions on each other factor."""
+
+    def score(
+        self, truth: GroundTruth, encode: Encoder, rng: np.random.Generator, ctx: EvalContext
+    ) -> dict[str, float]:
+        from disentangle_metrics.downstream import fairness
+
+        s = self.spec
+        return fairness(
+            truth, encode, rng, s.predictor, _count(s.train, ctx), _count(s.per_value, ctx)
+        )
+
+
 class Accuracy(Metric):
     """Unsupervised accuracy of each categorical code on the labels, and confusion heatmaps."""
 
@@ -224,7 +352,7 @@ class Accuracy(Metric):
         )
 
         labels = ctx.data.labels
-        index = self._subset(len(labels), ctx)
+        index = subset(len(labels), self.spec.points, ctx)
         codes = numpy_encoder(ctx.encode)(ctx.data.images[index])
         truth = labels[index].numpy()
         n_labels = int(labels.max()) + 1
@@ -241,13 +369,14 @@ class Accuracy(Metric):
             scores[f"{prefix}error_hungarian"] = 1 - hungarian
         return scores
 
-    def _subset(self, total: int, ctx: EvalContext) -> torch.Tensor:
-        """Indices of the images to classify: all, or a seeded sorted subset."""
-        n = _count(self.spec.points or total, ctx)
-        if n >= total:
-            return torch.arange(total)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        return torch.randperm(total, generator=generator)[:n].sort().values
+
+def subset(total: int, points: int | None, ctx: EvalContext) -> torch.Tensor:
+    """Indices of `points` of `total` images (none: all), or a seeded sorted subset."""
+    n = _count(points or total, ctx)
+    if n >= total:
+        return torch.arange(total)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    return torch.randperm(total, generator=generator)[:n].sort().values
 
 
 def _categorical(ctx: EvalContext) -> list[str]:

@@ -88,7 +88,12 @@ class BetaVAE(Method):
         return mean, log_var
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        return self._posterior(images)[0][:, self.noise_dim :]
+        return self.posterior(images)[0]
+
+    def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x)'s means and log variances over the codes' columns (GaussianPosterior)."""
+        mean, log_var = self._posterior(images)
+        return mean[:, self.noise_dim :], log_var[:, self.noise_dim :]
 
     def reconstruction(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) per image (up to a constant for l2), summed over pixels: [n]."""

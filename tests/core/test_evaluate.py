@@ -43,8 +43,13 @@ def test_eval_on_a_ground_truth_run_writes_every_disentanglement_score(
         "factor_vae",
         "beta_vae",
         "modularity",
+        "irs",
+        "downstream_task_logistic_regression",
+        "downstream_task_boosted_trees",
+        "fairness",
     }
     assert "accuracy" in report["skipped"]  # no labels
+    assert "categorical" in report["skipped"]["unsupervised"]
     for scores in report["metrics"].values():
         assert all(0.0 <= v <= 1.0 for k, v in scores.items() if not k.endswith("dims"))
     assert (procedural_run / "eval" / "mi-curve.png").read_bytes()[:8] == PNG

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import struct
 import tarfile
@@ -260,3 +261,90 @@ def write_png_folder(root: Path, n: int) -> Path:
         pixels = gen.integers(0, 256, (28, 28), dtype=np.uint8)
         Image.fromarray(pixels).save(root / f"{i:02d}.png")
     return root
+
+
+#: a small MPI3D grid (the published one is 6×6×2×3×3×40×40); tests add it to mpi3d.GRIDS
+MPI3D_TINY_GRID = (2, 1, 2, 1, 1, 2, 3)
+
+
+def write_mpi3d(
+    path: Path, grid: tuple[int, ...] = MPI3D_TINY_GRID, compress: bool = False
+) -> None:
+    """The published .npz's one array, `images` uint8 [N, 64, 64, 3] in grid order, stored
+    uncompressed as np.savez writes it (or deflated); image i is marked at pixel i."""
+    images = marked_images(int(np.prod(grid)), channels=3)
+    (np.savez_compressed if compress else np.savez)(path, images=images)
+
+
+#: the tiny SmallNORB files' grid: category, elevation, azimuth, lighting; instances per half
+SMALLNORB_TINY = ((2, 1, 2, 3), 1)
+SMALLNORB_HALVES = ("5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-testing")
+
+
+def write_norb_matrix(path: Path, array: np.ndarray) -> None:
+    """NYU's binary matrix: magic (ubyte or int32), rank, max(3, rank) dims, data."""
+    magic = {np.dtype(np.uint8): 0x1E3D4C55, np.dtype(np.int32): 0x1E3D4C54}[array.dtype]
+    dims = [*array.shape, *[1] * (3 - array.ndim)]
+    header = np.array([magic, array.ndim, *dims], dtype="<i4").tobytes()
+    data = header + array.astype(array.dtype.newbyteorder("<")).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def norb_level(combination: int, instance: int) -> int:
+    """The gray level of the first camera's image of a combination's instance."""
+    return 10 + 20 * combination + 7 * instance
+
+
+def write_smallnorb(root: Path, gz: bool = False) -> None:
+    """Both halves in the real format for SMALLNORB_TINY's grid, instance 2c + h in half h of
+    category c; each first-camera image one gray level (norb_level), the second its inverse."""
+    sizes, per_half = SMALLNORB_TINY
+    rows = grid_rows(sizes)
+    for h, half in enumerate(SMALLNORB_HALVES):
+        dat, cat, info = [], [], []
+        for combination, (category, elevation, azimuth, lighting) in enumerate(rows):
+            for k in range(per_half):
+                instance = 2 * per_half * category + per_half * h + k
+                level = norb_level(combination, instance - 2 * per_half * category)
+                dat.append(np.stack([np.full((96, 96), level), np.full((96, 96), 255 - level)]))
+                cat.append(category)
+                info.append([instance, elevation, 2 * azimuth, lighting])
+        suffix = ".mat.gz" if gz else ".mat"
+        arrays = {
+            "dat": np.array(dat, dtype=np.uint8),
+            "cat": np.array(cat, dtype=np.int32),
+            "info": np.array(info, dtype=np.int32),
+        }
+        for part, array in arrays.items():
+            write_norb_matrix(root / f"smallnorb-{half}-{part}{suffix}", array)
+
+
+#: the tiny Cars3D files' views: elevations, azimuths (the published ones: 4, 24), and cars
+CARS3D_TINY = (2, 3, 2)
+
+
+def cars3d_level(elevation: int, azimuth: int, car: int) -> int:
+    """The gray level of a tiny Cars3D view (all three channels)."""
+    return 20 + 60 * car + 15 * azimuth + 7 * elevation
+
+
+def write_cars3d(folder: Path) -> None:
+    """car_<i>_mesh.mat files with `im` uint8 [128, 128, 3, azimuths, elevations], each view
+    one flat gray level (cars3d_level)."""
+    elevations, azimuths, cars = CARS3D_TINY
+    folder.mkdir(parents=True, exist_ok=True)
+    for car in range(cars):
+        im = np.zeros((128, 128, 3, azimuths, elevations), np.uint8)
+        for a in range(azimuths):
+            for e in range(elevations):
+                im[:, :, :, a, e] = cars3d_level(e, a, car)
+        scipy.io.savemat(folder / f"car_{car:03d}_mesh.mat", {"im": im})
+
+
+def write_painting(path: Path, size: tuple[int, int] = (120, 96)) -> None:
+    """A stand-in for The Scream: a JPEG of smooth colour ramps, `size` (width, height)."""
+    width, height = size
+    x, y = np.meshgrid(np.linspace(0, 1, width), np.linspace(0, 1, height))
+    rgb = np.stack([x, y, (x + y) / 2], axis=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(path, quality=95)

@@ -20,17 +20,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from disentangle_data import mpi3d
 from disentangle_data import sources as sources_module
 from disentangle_data.sources import SOURCES_FILE, Source, read_sources
 from disentangle_data.unpack import MARK
 from support.layouts import (
+    MPI3D_TINY_GRID,
+    SMALLNORB_HALVES,
     write_cars,
+    write_cars3d,
     write_chairs_tar,
     write_cub,
     write_dogs,
     write_dsprites,
     write_faces_jpegs,
+    write_mpi3d,
+    write_painting,
     write_shapes3d,
+    write_smallnorb,
     write_split,
     write_svhn,
 )
@@ -95,9 +102,39 @@ def dsprites(scratch: Path) -> dict[str, bytes]:
     return {DSPRITES_FILE: (scratch / DSPRITES_FILE).read_bytes()}
 
 
+def scream_dsprites(scratch: Path) -> dict[str, bytes]:
+    write_painting(scratch / "The_Scream.jpg")
+    return {**dsprites(scratch), "The_Scream.jpg": (scratch / "The_Scream.jpg").read_bytes()}
+
+
 def shapes3d(scratch: Path) -> dict[str, bytes]:
     write_shapes3d(scratch / "3dshapes.h5")
     return {"3dshapes.h5": (scratch / "3dshapes.h5").read_bytes()}
+
+
+def mpi3d_file(kind: str) -> Callable[[Path], dict[str, bytes]]:
+    def make(scratch: Path) -> dict[str, bytes]:
+        write_mpi3d(scratch / f"mpi3d_{kind}.npz")
+        return {f"mpi3d_{kind}.npz": (scratch / f"mpi3d_{kind}.npz").read_bytes()}
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def mpi3d_tiny_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny MPI3D files' grid among those a file may hold (the real ones hold 1,036,800)."""
+    monkeypatch.setattr(mpi3d, "GRIDS", (*mpi3d.GRIDS, MPI3D_TINY_GRID))
+
+
+def smallnorb(scratch: Path) -> dict[str, bytes]:
+    write_smallnorb(scratch, gz=True)
+    return {p.name: p.read_bytes() for p in scratch.iterdir()}
+
+
+def cars3d(scratch: Path) -> dict[str, bytes]:
+    write_cars3d(scratch / "data" / "cars")
+    (scratch / "data" / "shapes").mkdir()  # the archive holds the paper's other sets too
+    return {"nips2015-analogy-data.tar.gz": tar_of(scratch, ["data"], compress=True)}
 
 
 def chairs(scratch: Path) -> dict[str, bytes]:
@@ -133,7 +170,13 @@ ROWS: dict[str, tuple[Callable[[Path], dict[str, bytes]], list[str]]] = {
     "svhn": (svhn, ["train_32x32.mat", "test_32x32.mat"]),
     "celeba": (celeba, ["celeba/img_align_celeba/000001.jpg", "celeba/list_eval_partition.txt"]),
     "dsprites": (dsprites, [DSPRITES_FILE]),
+    "scream_dsprites": (scream_dsprites, [DSPRITES_FILE, "scream/The_Scream.jpg"]),
     "shapes3d": (shapes3d, ["3dshapes.h5"]),
+    "mpi3d_toy": (mpi3d_file("toy"), ["mpi3d_toy.npz"]),
+    "mpi3d_realistic": (mpi3d_file("realistic"), ["mpi3d_realistic.npz"]),
+    "mpi3d_real": (mpi3d_file("real"), ["mpi3d_real.npz"]),
+    "cars3d": (cars3d, ["data/cars/car_000_mesh.mat"]),
+    "smallnorb": (smallnorb, [f"smallnorb-{SMALLNORB_HALVES[1]}-info.mat.gz"]),
     "chairs": (chairs, ["rendered_chairs.tar"]),
     "cub": (cub, ["CUB_200_2011/images.txt", "CUB_200_2011/images/001.Albatross/a.jpg"]),
     "cars": (cars, ["cars_train/00001.jpg", "devkit/cars_train_annos.mat"]),

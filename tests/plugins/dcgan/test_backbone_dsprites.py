@@ -90,6 +90,21 @@ def test_registered_shape_and_range() -> None:
     assert tuple(backbone("dsprites", output="tanh").output_range) == (-1.0, 1.0)
 
 
+def test_three_channels_for_the_rgb_variants() -> None:
+    """G draws and D, Q and the CR discriminator read RGB; the layers are otherwise theirs."""
+    torch.manual_seed(0)
+    bb = backbone("dsprites", channels=3, width=0.25)
+    assert tuple(bb.image_shape) == (3, 64, 64)
+    images = bb.generator(LATENT)(torch.randn(2, LATENT))
+    assert images.shape == (2, 3, 64, 64)
+    d_out, q_out = bb.discriminator(Q_DIM)(images)
+    assert d_out.shape == (2,) and q_out.shape == (2, Q_DIM)
+    assert bb.pair_discriminator(4)(torch.cat([images, images], dim=1)).shape == (2, 4)
+    gray = [x for x in layers(backbone("dsprites", width=0.25).discriminator(Q_DIM))]
+    rgb = [x for x in layers(bb.discriminator(Q_DIM))]
+    assert rgb[0] == ("Conv2d", 3, *gray[0][2:]) and rgb[1:] == gray[1:]
+
+
 @pytest.mark.parametrize("spectral_norm", [False, True])
 @pytest.mark.parametrize("width", [1.0, 0.5])
 def test_layers_match_their_code(width: float, spectral_norm: bool) -> None:

@@ -51,6 +51,14 @@ from disentangle.plugins import ENV_VAR, PluginHost
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 METRICS = ["accuracy", "beta_vae", "dci", "dci_hist", "factor_vae", "mig", "modularity", "sap"]
 SAMPLE_QUALITY = ["fid", "inception_score", "kid"]  # tests/plugins/metrics/test_fidelity.py
+#: disentanglement_lib's further scores (their functions: tests/plugins/metrics/test_dlib_scores.py)
+FURTHER = [
+    "downstream_task_boosted_trees",
+    "downstream_task_logistic_regression",
+    "fairness",
+    "irs",
+    "unsupervised",
+]
 
 
 class Synthetic:
@@ -372,7 +380,7 @@ def build(host: PluginHost, name: str, **params: object) -> object:
 
 
 def test_registered_metrics_and_defaults(host: PluginHost) -> None:
-    assert host.metrics.names() == sorted(METRICS + SAMPLE_QUALITY)
+    assert host.metrics.names() == sorted(METRICS + SAMPLE_QUALITY + FURTHER)
     assert {host.metrics.get(n).provider for n in host.metrics.names()} == {"disentangle-toolkit"}
     factor = host.metrics.get("factor_vae").params()
     assert (factor.batch, factor.train, factor.eval, factor.var_points, factor.prune) == (
@@ -384,6 +392,16 @@ def test_registered_metrics_and_defaults(host: PluginHost) -> None:
     )
     assert host.metrics.get("mig").params().points == 10_000
     assert host.metrics.get("dci").params().test == 5_000
+    # disentanglement_lib's gin configs (config/unsupervised_study_v1/metric_configs, and
+    # config/sample/irs for IRS)
+    irs = host.metrics.get("irs").params()
+    assert (irs.points, irs.bins, irs.quantile) == (10_000, 20, 0.99)
+    assert (host.metrics.get("unsupervised").params().points) == 10_000
+    for name in ("downstream_task_boosted_trees", "downstream_task_logistic_regression"):
+        spec = host.metrics.get(name).params()
+        assert (spec.sizes, spec.test) == ([10, 100, 1_000, 10_000], 5_000)
+    fair = host.metrics.get("fairness").params()
+    assert (fair.train, fair.per_value, fair.predictor) == (10_000, 100, "boosted_trees")
 
 
 def test_rendered_dataset_hides_constant_factors(context: EvalContext) -> None:
@@ -501,3 +519,59 @@ def test_mig_needs_two_latents(host: PluginHost, context: EvalContext) -> None:
     one = dataclasses.replace(context, codes=shape)
     assert "this representation has 1" in build(host, "mig").applies(one)
     assert build(host, "mig").applies(context) is None
+
+
+def test_further_scores_end_to_end(host: PluginHost, context: EvalContext) -> None:
+    """The representation is exact: the shape one-hot (swapped), scale one-hot, positions."""
+    scores: dict[str, float] = {}
+    for name in ("irs", "downstream_task_boosted_trees", "fairness"):
+        metric = build(host, name)
+        assert metric.applies(context) is None
+        scores |= metric(context)
+    assert scores["irs"] == pytest.approx(1.0)  # every code is a function of one factor
+    assert scores["irs_active_dims"] == 6
+    for n in (10, 100, 500):  # --fast: 10, 100, 100 (once) and 500 training points
+        assert set(scores) >= {f"gbt_{n}_test_accuracy_factor_{k}" for k in range(4)}
+    assert scores["gbt_500_mean_test_accuracy"] == 1.0
+    assert scores["gbt_500_min_train_accuracy"] == 1.0
+    # each factor's classifier reads its own codes: an intervention on another changes nothing
+    assert scores["mean_fairness_mean_pred_mean_sens"] == 0.0
+    assert scores["max_fairness_max_pred_max_sens"] == 0.0
+    assert len(scores) == 2 + 3 * (4 + 2 * 4) + 16
+
+
+def test_downstream_sizes_are_settable(host: PluginHost, context: EvalContext) -> None:
+    scores = build(host, "downstream_task_logistic_regression", sizes=[200], test=50)(context)
+    assert sorted({key.split("_")[1] for key in scores}) == ["100"]  # --fast caps 200 at 100
+    assert scores["lr_100_mean_test_accuracy"] > 0.5
+
+
+def test_unsupervised_scores_apply_to_continuous_codes(
+    host: PluginHost, context: EvalContext
+) -> None:
+    metric = build(host, "unsupervised")
+    assert "categorical" in metric.applies(context)
+    continuous = dataclasses.replace(
+        context,
+        encode=lambda images: context.encode(images)[:, 4:],
+        codes={"position": context.codes["position"]},
+        code_columns={"position": slice(0, 2)},
+    )
+    one = dataclasses.replace(continuous, code_columns={"position": slice(0, 1)})
+    assert "this one has 1" in metric.applies(one)
+    assert metric.applies(continuous) is None
+    scores = metric(continuous)
+    assert set(scores) == {
+        "gaussian_total_correlation",
+        "gaussian_wasserstein_correlation",
+        "gaussian_wasserstein_correlation_norm",
+        "mutual_info_score",
+    }
+    assert all(math.isfinite(v) for v in scores.values())
+    assert scores["mutual_info_score"] == pytest.approx(0.0, abs=0.05)  # x, y independent
+    # without ground truth it reads the dataset's images: the whole grid, where x and y are
+    # exactly independent and uncorrelated
+    images = dataclasses.replace(continuous, dataset=SimpleNamespace(factor_sizes=(3, 4)))
+    on_images = metric(images)
+    assert on_images["mutual_info_score"] == pytest.approx(0.0, abs=1e-12)
+    assert on_images["gaussian_total_correlation"] == pytest.approx(0.0, abs=1e-12)
