@@ -241,6 +241,50 @@ def train_both(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the scores `table` shows, as (metric, score) of the JSON's `scores`
+HEADLINE = (
+    ("mig", "mig"),
+    ("factor_vae", "factor_vae"),
+    ("dci", "dci_disentanglement"),
+    ("sap", "sap"),
+    ("beta_vae", "beta_vae"),
+    ("modularity", "modularity"),
+)
+
+
+def summary(args: argparse.Namespace) -> int:
+    """One Markdown row per (method, peer) over the `train` JSONs given: each headline
+    score's median over seeds, toolkit / peer, and each side's median images/s."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for path in args.reports:
+        try:
+            report = json.loads(Path(path).read_text())
+            key = (report["method"], report["peer_name"])
+        except (OSError, ValueError, KeyError) as err:
+            fail(f"{path}: not a report of `vae_peers.py train` ({err})")
+        found.setdefault(key, []).append(report)
+    names = " | ".join(score for _, score in HEADLINE)
+    print(f"| method | peer | steps | seeds | {names} | images/s |")
+    print("|---|---|---|---|" + "---|" * (len(HEADLINE) + 1))
+    for (method, peer), reports in sorted(found.items()):
+        cells = []
+        for metric, score in HEADLINE:
+            ours = statistics.median(r["toolkit"]["scores"][metric][score] for r in reports)
+            theirs = statistics.median(r["peer"]["scores"][metric][score] for r in reports)
+            cells.append(f"{ours:.3f} / {theirs:.3f}")
+        rates = [
+            statistics.median(r[side]["images_per_s"] for r in reports)
+            for side in ("toolkit", "peer")
+        ]
+        steps = ", ".join(sorted({str(r["steps"]) for r in reports}))
+        seeds = ", ".join(str(r["seed"]) for r in sorted(reports, key=lambda r: r["seed"]))
+        print(
+            f"| {method} | {peer} | {steps} | {seeds} | {' | '.join(cells)} "
+            f"| {rates[0]:.0f} / {rates[1]:.0f} |"
+        )
+    return 0
+
+
 def cpu_name() -> str:
     """The CPU's model name (Linux), else what platform knows."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -268,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-loss", help="both losses on the same weights, batch, draws")
     run = sub.add_parser("train", help="train both, score both with the toolkit's metrics")
     pace = sub.add_parser("speed", help="both sides' steps in turns: images/s")
+    summed = sub.add_parser("table", help="train's JSONs as one Markdown table of medians")
+    summed.add_argument("reports", nargs="+", help="the JSON files `train --json` wrote")
     for p in (check, run, pace):
         p.add_argument("--method", required=True)
         p.add_argument("--peer", required=True)
@@ -281,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     pace.add_argument("--steps", type=int, default=20, help="steps per side per round")
     pace.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    commands = {"check-loss": check_loss, "train": train_both, "speed": speed}
+    commands = {"check-loss": check_loss, "train": train_both, "speed": speed, "table": summary}
     return commands[args.command](args)
 
 

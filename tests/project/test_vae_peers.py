@@ -5,6 +5,7 @@ benchmarks/reference/setup.sh builds; CI has neither)."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -179,3 +180,34 @@ def test_setup_refuses_an_interpreter_older_than_disent_needs(tmp_path: Path) ->
     assert done.returncode == 1
     assert "is not a Python 3.12 or newer" in done.stderr
     assert not target.exists()
+
+
+def test_the_table_gives_each_pairs_medians_over_seeds(
+    harness: tuple[ModuleType, ModuleType],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, vae_peers = harness
+
+    def side(mig: float, rate: float) -> dict[str, object]:
+        scores = {metric: {score: 0.5} for metric, score in vae_peers.HEADLINE}
+        return {"scores": {**scores, "mig": {"mig": mig}}, "images_per_s": rate}
+
+    paths = []
+    for seed, (ours, theirs) in enumerate([(0.1, 0.4), (0.2, 0.6), (0.9, 0.5)], 1):
+        report = {
+            "method": "beta_vae",
+            "peer_name": "disent",
+            "seed": seed,
+            "steps": 100,
+            "toolkit": side(ours, 100.0 * seed),
+            "peer": side(theirs, 90.0),
+        }
+        paths.append(tmp_path / f"s{seed}.json")
+        paths[-1].write_text(json.dumps(report))
+    assert vae_peers.main(["table", *map(str, paths)]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row == (
+        "| beta_vae | disent | 100 | 1, 2, 3 | 0.200 / 0.500 | 0.500 / 0.500 | 0.500 / 0.500 "
+        "| 0.500 / 0.500 | 0.500 / 0.500 | 0.500 / 0.500 | 200 / 90 |"
+    )
