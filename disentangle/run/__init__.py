@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from disentangle.contract import check_method
 from disentangle.errors import CheckpointError, RunDirError
 from disentangle.method import Method, MethodSetup
 from disentangle.plugins import host
@@ -201,6 +202,7 @@ class Run:
             recipe.model_copy(update={"train": plain}), comps, where, torch.Generator(where)
         )
         method: Method = host.methods.build(recipe.method, setup)
+        check_method(method, host.methods.get(recipe.method.type))
         try:
             for part, module in method.networks.items():
                 module.load_state_dict(state[part])

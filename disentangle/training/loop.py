@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from disentangle.analysis.evaluate import evaluate
+from disentangle.contract import check_method, check_step
 from disentangle.device import resolve_device
 from disentangle.errors import (
     CheckpointError,
@@ -158,7 +159,9 @@ class Trainer:
         setup = MethodSetup(
             recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
         )
+        self.entry = host.methods.get(recipe.method.type)
         self.method: Method = host.methods.build(recipe.method, setup)
+        check_method(self.method, self.entry)
         self.updater = setup.updater
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
@@ -359,7 +362,10 @@ class Trainer:
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:
-                totals += self.method.step(self.batches.batch(self.iteration))
+                numbers = self.method.step(self.batches.batch(self.iteration))
+                if count == 0:
+                    check_step(numbers, self.method, self.entry)
+                totals += numbers
                 count += 1
                 self.iteration += 1
                 done = self.iteration == t.iterations
