@@ -4,7 +4,6 @@ recipe's `[evaluate] metrics` and in `disentangle.evaluate(run, [...])`, `mig:bi
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from disentangle.errors import Problem, RecipeError
 from disentangle.plugins import host
-from disentangle.recipe.keys import format_key
+from disentangle.recipe.keys import did_you_mean, format_key
 from disentangle.registry import UnknownNameError
 
 #: what a metric may be given as: a name, `name:key=value,…`, a table, or a validated spec
@@ -88,6 +87,4 @@ def param_problems(err: ValidationError, model: type[BaseModel], where: str) -> 
 def unknown_key(key: str, model: type[BaseModel]) -> str:
     """'unknown key', with a did-you-mean from the model's fields and the keys it knows."""
     known = sorted(f.alias or name for name, f in model.model_fields.items())
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key{hint}; known: {', '.join(known) or 'none'}"
+    return f"unknown key{did_you_mean(key, known)}; known: {', '.join(known)}"

@@ -118,7 +118,7 @@ def test_a_method_that_keeps_the_contract_trains(
     contract_methods: None, tiny_recipe: dict[str, Any], tmp_path: Path
 ) -> None:
     run = train(validate_recipe(recipe_for(tiny_recipe, "tiny_ok")), tmp_path / "run")
-    assert (run.path / "metrics.jsonl").read_text().count("\"loss\"") == 3
+    assert (run.path / "metrics.jsonl").read_text().count('"loss"') == 3
 
 
 def test_validate_refuses_a_method_without_encode(
