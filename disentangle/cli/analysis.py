@@ -45,7 +45,8 @@ def eval_(
         Path | None,
         typer.Option(
             help="The Inception weights file (pt_inception-2015-12-05-6726825d.pth) for fid, "
-            "inception_score and kid; or set DISENTANGLE_INCEPTION_WEIGHTS."
+            "inception_score and kid, unless their weights param gives one (--metric "
+            "fid:weights=PATH); or set DISENTANGLE_INCEPTION_WEIGHTS."
         ),
     ] = None,
 ) -> None:
