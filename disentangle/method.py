@@ -12,8 +12,7 @@ averaging over processes, the recipe's optimizer settings after a resume).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -38,15 +37,16 @@ class MethodSetup:
     #: the random source of training draws (latents), seeded per process and checkpointed by
     #: the core; global torch randomness is for initialisation only
     rng: torch.Generator
-    #: averages gradients over processes before an optimizer step (None in a single process);
-    #: the updater calls it
-    sync: Callable[[torch.optim.Optimizer], None] | None = None
-    #: the optimizer step every method shares: place the networks, register the optimizers,
-    #: compute losses in `updater.precision()`, then `updater.update(loss, *optimizers)`
-    updater: Updater = field(init=False)
+    #: the optimizer step every method shares, built by the run from the recipe's [train]
+    #: (device, precision, memory format, compile, gradient averaging over processes): place the
+    #: networks, register the optimizers, compute losses in `updater.precision()`, then
+    #: `updater.update(loss, *optimizers)`. Left out (a method built outside a run: tests,
+    #: notebooks), it is the recipe's, in one process.
+    updater: Updater = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.updater = Updater.from_recipe(self.recipe.train, self.device, self.sync)
+        if self.updater is None:
+            self.updater = Updater.from_recipe(self.recipe.train, self.device)
 
 
 class Iterations(nn.Module):

@@ -25,6 +25,7 @@ from disentangle.run.checkpoint import (
 )
 from disentangle.run.figures import render, sample_latents, traversal_latents
 from disentangle.run.metrics_log import read_records
+from disentangle.update import Updater
 
 #: the file that lists what the toolkit wrote into a run folder
 MANIFEST = "manifest.json"
@@ -196,11 +197,8 @@ class Run:
         recipe = validate_recipe(meta["recipe"], str(sidecar))
         comps = build_components(recipe)
         where = torch.device(device)
-        # the networks as plain modules: no torch.compile, the default memory layout
-        plain = recipe.train.model_copy(update={"compile": False, "channels_last": False})
-        setup = MethodSetup(
-            recipe.model_copy(update={"train": plain}), comps, where, torch.Generator(where)
-        )
+        updater = Updater.for_evaluation(recipe.train, where)  # plain modules, as trained
+        setup = MethodSetup(recipe, comps, where, torch.Generator(where), updater)
         method: Method = host.methods.build(recipe.method, setup)
         check_method(method, host.methods.get(recipe.method.type))
         try:

@@ -44,6 +44,7 @@ from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
+from disentangle.update import Updater
 
 
 def train(
@@ -156,17 +157,15 @@ class Trainer:
         self.value_range = self.comps.value_range
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(t.seed + 1_000_003 * self.ranks.rank)
-        setup = MethodSetup(
-            recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
-        )
+        self.updater = Updater.from_recipe(t, self.device, distributed.gradient_sync(self.ranks))
+        setup = MethodSetup(recipe, self.comps, self.device, self.rng, self.updater)
         self.entry = host.methods.get(recipe.method.type)
         self.method: Method = host.methods.build(recipe.method, setup)
         check_method(self.method, self.entry)
-        self.updater = setup.updater
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
-        problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
-        if problem is not None:
+        cpu = self.updater.compile and self.device.type == "cpu"
+        if cpu and (problem := cpu_compile_problem()) is not None:
             raise TrainingError(f"train.compile: {problem}")
         if state is not None:
             self._restore(state, overrides, source)
@@ -178,7 +177,7 @@ class Trainer:
             self.value_range,
             self.device,
             self.ranks,
-            t.channels_last,
+            self.updater.channels_last,
             data.on_disk,
         )
         self.board = (
