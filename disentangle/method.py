@@ -18,8 +18,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from disentangle.contract import check_method
 from disentangle.errors import Problem
-from disentangle.recipe.build import Components
+from disentangle.plugins import host
+from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.sections import Recipe
 from disentangle.registry import Params
 from disentangle.update import Updater
@@ -115,3 +117,19 @@ class Method(ABC):
     def restored(self) -> None:  # noqa: B027 (optional hook)
         """Called after a resume loaded the networks' and optimizers' states (and the updater
         applied the recipe's optimizer settings again): refresh any state derived from them."""
+
+
+def build_method(setup: MethodSetup) -> Method:
+    """The recipe's method, built by its factory and held to the contract (ContractError)."""
+    entry = host.methods.get(setup.recipe.method.type)
+    method = entry.factory(setup.recipe.method, setup)
+    check_method(method, entry)
+    return method
+
+
+def check_builds(recipe: Recipe) -> None:
+    """What `validate` adds to a recipe's checks: its method, built on the CPU (networks
+    initialised, nothing trained), keeps the contract."""
+    cpu = torch.device("cpu")
+    updater = Updater.for_evaluation(recipe.train, cpu)
+    build_method(MethodSetup(recipe, build_components(recipe), cpu, torch.Generator(), updater))

@@ -231,6 +231,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check recipes and each of their variants without training; every problem is reported."""
+    from disentangle.method import check_builds
     from disentangle.recipe import load_recipe, variants_of
 
     failed = False
@@ -244,7 +245,7 @@ def validate(
         for name in names:
             label = f"{path}" if name is None else f"{path} (variant {name})"
             try:
-                load_recipe(path, set_ or [], name)
+                check_builds(load_recipe(path, set_ or [], name))
                 out.print(f"[green]ok[/] {label}")
             except DisentangleError as exc:
                 show_error(exc)

@@ -9,10 +9,8 @@ from typing import Any
 
 import torch
 
-from disentangle.contract import check_method
 from disentangle.errors import CheckpointError, RunDirError
-from disentangle.method import Method, MethodSetup
-from disentangle.plugins import host
+from disentangle.method import Method, MethodSetup, build_method
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.moved import upgrade_stored
@@ -199,8 +197,7 @@ class Run:
         where = torch.device(device)
         updater = Updater.for_evaluation(recipe.train, where)  # plain modules, as trained
         setup = MethodSetup(recipe, comps, where, torch.Generator(where), updater)
-        method: Method = host.methods.build(recipe.method, setup)
-        check_method(method, host.methods.get(recipe.method.type))
+        method: Method = build_method(setup)
         try:
             for part, module in method.networks.items():
                 module.load_state_dict(state[part])

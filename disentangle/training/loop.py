@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from disentangle.analysis.evaluate import evaluate
-from disentangle.contract import check_method, check_step
+from disentangle.contract import check_step
 from disentangle.device import resolve_device
 from disentangle.errors import (
     CheckpointError,
@@ -21,7 +21,7 @@ from disentangle.errors import (
     TrainingError,
     warn,
 )
-from disentangle.method import Method, MethodSetup
+from disentangle.method import Method, MethodSetup, build_method
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.recipe.build import Components, build_components
@@ -160,8 +160,7 @@ class Trainer:
         self.updater = Updater.from_recipe(t, self.device, distributed.gradient_sync(self.ranks))
         setup = MethodSetup(recipe, self.comps, self.device, self.rng, self.updater)
         self.entry = host.methods.get(recipe.method.type)
-        self.method: Method = host.methods.build(recipe.method, setup)
-        check_method(self.method, self.entry)
+        self.method: Method = build_method(setup)
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
         cpu = self.updater.compile and self.device.type == "cpu"

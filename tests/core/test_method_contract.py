@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from support.cli import assert_clean_failure, invoke
+from support.tiny import TINY_TOML, write_toml
 from torch import nn
 
 from disentangle import Method, MethodSetup, Params
@@ -157,3 +159,20 @@ def test_a_first_step_whose_numbers_do_not_match_scalars_is_refused(
     with pytest.raises(ContractError, match=r"step\(\) returned \(1,\), but `scalars` names 2"):
         train(recipe, tmp_path / "run")
     assert not list((tmp_path / "run").glob("checkpoints/*.json"))
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_the_command_line_refuses_a_broken_method_in_one_message(
+    contract_methods: None, tmp_path: Path, command: str
+) -> None:
+    """What `run` refuses when it builds the method, `validate` refuses too (it builds it)."""
+    text = TINY_TOML.replace("lambda = 0.1\n", "") + '[method]\ntype = "opt_like_net"\n'
+    recipe = write_toml(tmp_path / "r.toml", text)
+    out = tmp_path / "run"
+    args = [command, str(recipe), *(["--out", str(out)] if command == "run" else [])]
+    assert_clean_failure(
+        *invoke(*args),
+        "plugin 'contract_test', method 'opt_like_net':",
+        "name both a network and an optimizer",
+    )
+    assert not out.exists()
