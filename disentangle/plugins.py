@@ -89,7 +89,7 @@ class PluginHost:
         self.unknown: dict[str, str] = {}
         #: every installed entry point's name, whether or not it was loaded
         self.installed: list[str] = []
-        #: entry-point names DISENTANGLE_PLUGINS left out (None: it does not limit loading)
+        #: installed entry-point names DISENTANGLE_PLUGINS leaves out
         self._left_out: set[str] = set()
         self._done = False
         self._running: dict[str, _Candidate] = {}
@@ -152,20 +152,28 @@ class PluginHost:
         """Register the candidates in the order their requirements give, run their
         `register_<kind>` hooks through pluggy, and undo each one that failed."""
         ordered = self._ordered(candidates)
+        failed: dict[str, Exception] = {}
         for candidate in ordered:  # specs first: an implementation may come before its spec
             specs = getattr(candidate.plugin, "hookspecs", None)
-            if specs is not None:
-                self.manager.add_hookspecs(specs)
-        failed: dict[str, Exception] = {}
-        # pluggy calls the last registered first: register in reverse to call in order
-        for candidate in reversed(ordered):
             try:
-                self.manager.register(candidate.plugin, name=candidate.name)
-                self._refuse_wrappers(candidate)
+                if specs is not None:
+                    self.manager.add_hookspecs(specs)
             except Exception as exc:
                 failed[candidate.name] = exc
-                if self.manager.has_plugin(candidate.name):
-                    self.manager.unregister(name=candidate.name)
+        # pluggy calls the last registered first: register in reverse to call in order
+        for candidate in reversed(ordered):
+            if candidate.name in failed:
+                continue
+            try:
+                self.manager.register(candidate.plugin, name=candidate.name)
+            except Exception as exc:  # pluggy's validation, or a name already taken
+                failed[candidate.name] = exc
+                continue
+            try:
+                self._refuse_wrappers(candidate)
+            except DisentangleError as exc:
+                failed[candidate.name] = exc
+                self.manager.unregister(candidate.plugin)
         failed |= self._pending()
         dropped: set[str] = set()
         for candidate in ordered:
@@ -202,6 +210,8 @@ class PluginHost:
                 if required in loaded:
                     continue
                 ok = required in by_name and visit(by_name[required], (*chain, candidate.name))
+                if not ok and state.get(candidate.name) == "skipped":
+                    return False  # in a cycle: said once, where it closed
                 if not ok:
                     why = self._why_missing(required, by_name)
                     self._skip(candidate, f"it requires plugin {required!r}, which {why}")
@@ -291,8 +301,8 @@ class PluginHost:
     ) -> None:
         """Remove what a failed plugin registered, and every plugin that requires it."""
         dropped.add(candidate.name)
-        if self.manager.has_plugin(candidate.name):
-            self.manager.unregister(name=candidate.name)
+        if self.manager.get_plugin(candidate.name) is candidate.plugin:
+            self.manager.unregister(candidate.plugin)
         for registry, name, replaced in reversed(candidate.added):
             registry.unregister(name)
             if replaced is not None:

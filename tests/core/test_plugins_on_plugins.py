@@ -240,3 +240,35 @@ def test_a_wrapper_on_a_hook_called_one_plugin_at_a_time_is_refused() -> None:
     with pytest.raises(DisentangleError, match="register_commands hook is a wrapper"):
         host.add(WrapsCommands(), name="wraps")
     assert "wraps" not in {p.name for p in host.loaded}
+
+
+def test_a_cycle_is_reported_once_per_plugin(installed) -> None:
+    installed(
+        one=plugin("one_plugin_xyz", requires=["two"]),
+        two=plugin("two_plugin_xyz", requires=["one"]),
+    )
+    host = PluginHost()
+    host.load()
+    assert sorted(f.name for f in host.failures) == ["one", "two"]
+
+
+def test_adding_a_name_that_is_taken_leaves_the_plugin_that_has_it(monkeypatch) -> None:
+    class Codes:
+        @hookimpl
+        def register_codes(self, register):
+            register("taken_test", widget, Params)
+
+    monkeypatch.setenv(ENV_VAR, "none")
+    host = PluginHost()
+    host.add(Codes(), name="mine")
+    with pytest.raises(ValueError, match="already registered"):
+        host.add(Codes(), name="mine")
+    assert host.manager.has_plugin("mine") and "taken_test" in host.codes
+
+
+def test_hookspecs_without_any_spec_fail_that_plugin_only(installed) -> None:
+    installed(empty=plugin("empty_specs_xyz", hookspecs=object()))
+    host = PluginHost()
+    host.load()
+    assert [f.name for f in host.failures] == ["empty"]
+    assert "categorical" in host.codes
