@@ -181,7 +181,8 @@ class PluginHost:
                 self._undo(candidate, failed[candidate.name], ordered, report, dropped)
         running = [c for c in ordered if c.name not in dropped]
         self._call(running)
-        errors, self._errors = self._errors, {}
+        errors = dict(self._errors)  # the guards record into this very dict: empty it
+        self._errors.clear()
         for candidate in running:
             if candidate.name in errors and candidate.name not in dropped:
                 self._undo(candidate, errors[candidate.name], ordered, report, dropped)
