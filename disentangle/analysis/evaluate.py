@@ -73,7 +73,7 @@ def eval_dataset(recipe: Recipe, split: str | None) -> Dataset:
         try:
             spec = type(spec).model_validate(data)
         except ValidationError as err:
-            raise RecipeError("--split", problems_of(err, data)) from None
+            raise RecipeError("--split", problems_of(err, data, type(spec))) from None
     elif split is not None:
         raise DisentangleError(f"dataset {spec.type!r} has no splits; leave out --split")
     return host.datasets.build(spec)

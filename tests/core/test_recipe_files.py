@@ -117,3 +117,10 @@ def test_an_unknown_key_is_named_with_the_key_meant(
     with pytest.raises(RecipeError) as caught:
         validate_recipe(tiny_recipe)
     assert meant in str(caught.value)
+
+
+def test_a_dataset_prepared_outside_a_recipe_names_the_key_meant() -> None:
+    from disentangle.recipe.prepare import prepare_dataset
+
+    with pytest.raises(RecipeError, match=r"resolutoin: unknown key \(did you mean 'resolution'"):
+        prepare_dataset("procedural", None, ["resolutoin=28"])
