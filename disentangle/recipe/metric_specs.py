@@ -4,6 +4,7 @@ recipe's `[evaluate] metrics` and in `disentangle.evaluate(run, [...])`, `mig:bi
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from typing import Any
@@ -32,8 +33,8 @@ def metric_spec(item: MetricSpec, where: str) -> BaseModel:
     except UnknownNameError as exc:
         raise RecipeError(where, [Problem(f"{where}.type", str(exc))]) from None
     model = entry.spec_model()
-    try:
-        return model.model_validate(dict(data))
+    try:  # strictly, as a recipe's tables are: "30" is no number
+        return model.model_validate_json(json.dumps(dict(data), default=str), strict=True)
     except ValidationError as err:
         raise RecipeError(where, param_problems(err, model, where)) from None
 

@@ -68,6 +68,9 @@ def test_a_recipe_sets_metric_params_and_they_are_validated(tiny_recipe: dict[st
         validate_recipe(tiny_recipe)
     assert "evaluate.metrics" in str(caught.value)
     assert "metrics[0].bins: Input should be greater than or equal to 2" in str(caught.value)
+    tiny_recipe["evaluate"] = {"metrics": [{"type": "mig", "bins": "30"}]}  # strict, as TOML
+    with pytest.raises(RecipeError, match=r"metrics\[0\]\.bins: Input should be a valid integer"):
+        validate_recipe(tiny_recipe)
     tiny_recipe["evaluate"] = {"metrics": [{"type": "mig"}, "mig"]}
     with pytest.raises(RecipeError, match="asks for the same metric twice"):
         validate_recipe(tiny_recipe)
