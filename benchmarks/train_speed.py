@@ -47,7 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from disentangle import Dataset, ImageData, Params, hookimpl
 from disentangle.device import resolve_device
 from disentangle.plugins import host
-from disentangle.recipe import BackboneFields, Train, read_toml, validate_recipe
+from disentangle.recipe import BackboneFields, Train, read_recipe, validate_recipe
 from disentangle.recipe.build import build_components
 from disentangle.run import Run
 from disentangle.training.loop import Trainer
@@ -145,7 +145,7 @@ def recipes_by_backbone(folder: Path) -> dict[str, Path]:
     """Backbone type → the shipped recipe that trains it (the one named after it, if several)."""
     found: dict[str, Path] = {}
     for path in sorted(folder.glob("*.toml")):
-        kind = read_toml(path)["backbone"]["type"]
+        kind = read_recipe(path)["backbone"]["type"]
         if kind not in found or path.stem == kind:
             found[kind] = path
     return found
@@ -153,7 +153,7 @@ def recipes_by_backbone(folder: Path) -> dict[str, Path]:
 
 def benchmark_data(path: Path) -> dict[str, Any]:
     """A recipe's data with random images of its backbone's shape in place of its dataset."""
-    data = read_toml(path)
+    data = read_recipe(path)
     data.pop("variants", None)
     entry = host.backbones.get(data["backbone"]["type"])
     backbone = host.backbones.build(entry.spec_model(BackboneFields)(**data["backbone"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from disentangle.hookspecs import hookimpl
+from disentangle.hookspecs import hookimpl, hookspec
 from disentangle.registry import Params
 
 __version__ = "0.1.0"
@@ -45,13 +45,16 @@ _LAZY = {
 }
 _REGISTRIES = ("methods", "codes", "backbones", "datasets", "estimators", "metrics")
 
-__all__ = ["Params", "__version__", "hookimpl", *_LAZY, *_REGISTRIES]
+__all__ = ["Params", "__version__", "hook", "hookimpl", "hookspec", *_LAZY, *_REGISTRIES]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _REGISTRIES:
+    if name in _REGISTRIES or name == "hook":
         from disentangle.plugins import host
 
+        if name == "hook":  # every hook, the plugins' own specs too: `disentangle.hook.<name>()`
+            host.load()
+            return host.manager.hook
         return host.registries[name]
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)

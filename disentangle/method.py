@@ -12,15 +12,16 @@ averaging over processes, the recipe's optimizer settings after a resume).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from disentangle.contract import check_method
 from disentangle.errors import Problem
-from disentangle.recipe.build import Components
+from disentangle.plugins import host
+from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.sections import Recipe
 from disentangle.registry import Params
 from disentangle.update import Updater
@@ -38,15 +39,16 @@ class MethodSetup:
     #: the random source of training draws (latents), seeded per process and checkpointed by
     #: the core; global torch randomness is for initialisation only
     rng: torch.Generator
-    #: averages gradients over processes before an optimizer step (None in a single process);
-    #: the updater calls it
-    sync: Callable[[torch.optim.Optimizer], None] | None = None
-    #: the optimizer step every method shares: place the networks, register the optimizers,
-    #: compute losses in `updater.precision()`, then `updater.update(loss, *optimizers)`
-    updater: Updater = field(init=False)
+    #: the optimizer step every method shares, built by the run from the recipe's [train]
+    #: (device, precision, memory format, compile, gradient averaging over processes): place the
+    #: networks, register the optimizers, compute losses in `updater.precision()`, then
+    #: `updater.update(loss, *optimizers)`. Left out (a method built outside a run: tests,
+    #: notebooks), it is the recipe's, in one process.
+    updater: Updater = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.updater = Updater.from_recipe(self.recipe.train, self.device, self.sync)
+        if self.updater is None:
+            self.updater = Updater.from_recipe(self.recipe.train, self.device)
 
 
 class Iterations(nn.Module):
@@ -125,3 +127,19 @@ class GaussianPosterior(Protocol):
     def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior's means and log variances over the representation's columns, each
         [n, d] (the means are `encode`'s), of images in the data's value range."""
+
+
+def build_method(setup: MethodSetup) -> Method:
+    """The recipe's method, built by its factory and held to the contract (ContractError)."""
+    entry = host.methods.get(setup.recipe.method.type)
+    method = entry.factory(setup.recipe.method, setup)
+    check_method(method, entry)
+    return method
+
+
+def check_builds(recipe: Recipe) -> None:
+    """What `validate` adds to a recipe's checks: its method, built on the CPU (networks
+    initialised, nothing trained), keeps the contract."""
+    cpu = torch.device("cpu")
+    updater = Updater.for_evaluation(recipe.train, cpu)
+    build_method(MethodSetup(recipe, build_components(recipe), cpu, torch.Generator(), updater))

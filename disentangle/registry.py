@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from disentangle.errors import DisentangleError
 
@@ -137,6 +137,38 @@ class Registry(Generic[T]):
     def entries(self) -> list[Entry[T]]:
         return [self._entries[n] for n in self.names()]
 
-    def build(self, spec: BaseModel, *args: Any, **kwargs: Any) -> T:
-        """Call the factory named by `spec.type` with the validated spec."""
-        return self.get(spec.type).factory(spec, *args, **kwargs)  # type: ignore[attr-defined]
+    def build(self, spec: BaseModel | str, *args: Any, **kwargs: Any) -> T:
+        """Build a component: `build("gaussian", dim=2)` validates the params by the
+        component's model (a DisentangleError naming each bad key) and calls its factory;
+        `build(spec, *args, **kwargs)` calls the factory named by a validated spec's `type`
+        (`entry.spec_model()(type=..., ...)`, a recipe's table) with `args` and `kwargs`.
+        Positional `args` go to the factory either way (a method's setup, an estimator's
+        codes)."""
+        if isinstance(spec, str):
+            entry = self.get(spec)
+            return entry.factory(self.spec(spec, **kwargs), *args)
+        name = getattr(spec, "type", None)
+        if not isinstance(name, str):
+            raise DisentangleError(
+                f"{type(spec).__name__} has no `type`: build a {self.kind} by its name, "
+                "build('NAME', **params)"
+            )
+        return self.get(name).factory(spec, *args, **kwargs)
+
+    def spec(self, name: str, **params: Any) -> BaseModel:
+        """The validated params of component `name` with its `type` tag."""
+        model = self.get(name).spec_model()
+        try:
+            return model(type=name, **params)
+        except ValidationError as err:
+            known = sorted(model.model_fields)
+            problems = []
+            for e in err.errors():
+                where = ".".join(map(str, e["loc"]))
+                if e["type"] == "extra_forbidden":
+                    close = difflib.get_close_matches(where, known, n=1, cutoff=0.6)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    problems.append(f"{where}: unknown key{hint}")
+                else:
+                    problems.append(f"{where}: {e['msg']} (got {e['input']!r})")
+            raise DisentangleError(f"{self.kind} {name!r}: " + "; ".join(problems)) from None

@@ -67,6 +67,12 @@ class Updater:
     ) -> Updater:
         return cls(device, train.precision, train.channels_last, train.compile, sync)
 
+    @classmethod
+    def for_evaluation(cls, train: TrainOptions, device: torch.device) -> Updater:
+        """The updater of a run loaded to evaluate or draw: the recipe's precision, plain
+        modules (no torch.compile, the default memory format), one process."""
+        return cls(device, train.precision)
+
     def place(self, *modules: nn.Module) -> None:
         """Move networks to the device and the recipe's memory format, then compile each
         (in place, so a module keeps its identity; compile what the step calls on its own:

@@ -13,10 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from disentangle.analysis.evaluate import encoder, eval_context, generator_images, score
 from disentangle.analysis.literature import Published
 from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError
+from disentangle.recipe.metric_specs import MetricSpec, metric_spec, metric_specs
 from disentangle.run import Run
 from disentangle.run.checkpoint import read_meta, write_text_atomic
 
@@ -37,9 +40,21 @@ def checkpoints_to_score(run: Run, every: int | None) -> list[tuple[int, Path]]:
     return chosen
 
 
+def _kept_metrics(specs: list[BaseModel] | None) -> list[str | dict[str, Any]] | None:
+    """The metrics as curve.json keeps them: a name where the params are the defaults."""
+    if specs is None:
+        return None
+    kept = []
+    for spec in sorted(specs, key=lambda s: s.type):  # type: ignore[attr-defined]
+        dump = spec.model_dump(mode="json")
+        default = metric_spec(dump["type"], "metrics").model_dump(mode="json")
+        kept.append(dump["type"] if dump == default else dump)
+    return kept
+
+
 def metric_curve(
     run: Run,
-    metrics: list[str] | None = None,
+    metrics: list[MetricSpec] | None = None,
     *,
     every: int | None = None,
     seed: int = 0,
@@ -48,7 +63,8 @@ def metric_curve(
 ) -> dict[str, Any]:
     """Score each chosen checkpoint of `run` (see `checkpoints_to_score`) and write
     RUN/curve.json: the settings and one point per checkpoint, {iteration, metrics}."""
-    settings = {"metrics": sorted(metrics) if metrics else None, "seed": seed, "fast": fast}
+    chosen = metric_specs(metrics, "metrics") if metrics else None
+    settings = {"metrics": _kept_metrics(chosen), "seed": seed, "fast": fast}
     path = run.path / CURVE
     done = _points(path) if _settings(path) == settings else {}
     todo = [(i, p) for i, p in checkpoints_to_score(run, every) if i not in done]
@@ -65,7 +81,7 @@ def metric_curve(
                 generate=generator_images(trained),
                 cache={},
             )
-            scores, _, _, _ = score(ctx, metrics, chance=False, where=sidecar)
+            scores, _, _, _ = score(ctx, chosen, chance=False, where=sidecar)
             done[iteration] = scores
             _write(run, path, settings, done)
     return {**settings, "run": str(run.path), "points": _as_list(done)}

@@ -22,6 +22,7 @@ from disentangle.device import resolve_device
 from disentangle.errors import DisentangleError, RecipeError
 from disentangle.plugins import host
 from disentangle.recipe import problems_of
+from disentangle.recipe.metric_specs import MetricSpec, metric_specs, params_of
 from disentangle.recipe.sections import Recipe
 from disentangle.run import Run, Trained, load_run
 from disentangle.run.checkpoint import write_text_atomic
@@ -73,7 +74,7 @@ def eval_dataset(recipe: Recipe, split: str | None) -> Dataset:
         try:
             spec = type(spec).model_validate(data)
         except ValidationError as err:
-            raise RecipeError("--split", problems_of(err, data)) from None
+            raise RecipeError("--split", problems_of(err, data, type(spec))) from None
     elif split is not None:
         raise DisentangleError(f"dataset {spec.type!r} has no splits; leave out --split")
     return host.datasets.build(spec)
@@ -81,7 +82,7 @@ def eval_dataset(recipe: Recipe, split: str | None) -> Dataset:
 
 def evaluate(
     run: Run | str | Path,
-    metrics: list[str] | None = None,
+    metrics: list[MetricSpec] | None = None,
     *,
     split: str | None = None,
     seed: int = 0,
@@ -90,6 +91,10 @@ def evaluate(
     chance: bool = False,
 ) -> dict[str, Any]:
     """Compute metrics (default: every registered one that applies) and write eval.json.
+
+    Each of `metrics` is a name (`"mig"`), a name with params (`"mig:bins=30"`) or a mapping
+    (`{"type": "mig", "bins": 30}`), validated by the metric's params model; eval.json's
+    `protocol` records each metric's params.
 
     With `chance`, every metric also scores a representation of noise independent of the
     images (same width, same samples): the value that metric gives a model that learned
@@ -126,7 +131,7 @@ def evaluate(
 
 
 def score(
-    ctx: EvalContext, metrics: list[str] | None, chance: bool, where: Path
+    ctx: EvalContext, metrics: list[MetricSpec] | None, chance: bool, where: Path
 ) -> tuple[
     dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, str], dict[str, Any]
 ]:
@@ -137,12 +142,14 @@ def score(
     chances: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     protocols: dict[str, dict[str, Any]] = {}
-    for name in metrics or host.metrics.names():
-        metric = default_metric(name)
+    for spec in metric_specs(metrics or host.metrics.names(), "metrics"):
+        name = spec.type  # type: ignore[attr-defined]
+        metric = host.metrics.build(spec)
         reason = metric.applies(ctx)
         if reason is None:
             scores[name] = metric(ctx)
-            protocol = metric.protocol(ctx)
+            params = params_of(spec)
+            protocol = {**metric.protocol(ctx), **({"params": params} if params else {})}
             if protocol:
                 protocols[name] = protocol
             if chance and metric.scores_representation:

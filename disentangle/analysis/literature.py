@@ -36,7 +36,7 @@ def published(dataset: str | None = None) -> list[Published]:
     """Every plugin's published numbers, or those measured on `dataset`."""
     host.load()
     found: list[Published] = []
-    for impl in host.manager.hook.published_results.get_hookimpls():
+    for impl in reversed(host.manager.hook.published_results.get_hookimpls()):  # pluggy's order
         found += _validated(impl.plugin_name, impl.function)
     return [p for p in found if dataset is None or p.dataset == dataset]
 

@@ -38,7 +38,8 @@ def add_plugin_commands(cli: typer.Typer, plugins: PluginHost | None = None) -> 
     _WITH_PLUGIN_COMMANDS.append(cli)
     plugins = plugins or host
     plugins.load()
-    for impl in plugins.manager.hook.register_commands.get_hookimpls():
+    # pluggy's order (tryfirst, then the last registered, …, trylast), one plugin at a time
+    for impl in reversed(plugins.manager.hook.register_commands.get_hookimpls()):
         try:
             impl.function(cli=cli)
         except Exception as exc:  # a broken plugin must not take the CLI down

@@ -54,7 +54,8 @@ def eval_(
         Path | None,
         typer.Option(
             help="The Inception weights file (pt_inception-2015-12-05-6726825d.pth) for fid, "
-            "inception_score and kid; or set DISENTANGLE_INCEPTION_WEIGHTS."
+            "inception_score and kid, unless their weights param gives one (--metric "
+            "fid:weights=PATH); or set DISENTANGLE_INCEPTION_WEIGHTS."
         ),
     ] = None,
 ) -> None:
@@ -65,6 +66,7 @@ def eval_(
     )
     with user_errors(interrupted=kept):
         from disentangle.analysis.evaluate import evaluate
+        from disentangle.recipe.metric_specs import metric_specs
         from disentangle.run import load_run
         from disentangle.run.lock import lock_run
 
@@ -73,10 +75,11 @@ def eval_(
                 raise DisentangleError(f"--inception-weights {inception_weights}: no such file")
             os.environ["DISENTANGLE_INCEPTION_WEIGHTS"] = str(inception_weights)
 
+        specs = metric_specs(metric, "--metric") if metric else None
         with lock_run(load_run(run_or_checkpoint).path):
             report = evaluate(
                 run_or_checkpoint,
-                metric,
+                specs,
                 split=split,
                 seed=seed,
                 fast=fast,
@@ -118,6 +121,7 @@ def curve(
         from disentangle.analysis.curve import curve_plot, metric_curve
         from disentangle.analysis.literature import published
         from disentangle.plugins import host
+        from disentangle.recipe.metric_specs import metric_specs
         from disentangle.run import load_run
         from disentangle.run.lock import lock_run
 
@@ -125,7 +129,8 @@ def curve(
         if literature is not None and literature not in host.datasets.names():
             raise DisentangleError(f"--published {literature}: no dataset of that name")
         with lock_run(run.path):  # curve.json is written into the run folder
-            result = metric_curve(run, metric, every=every, seed=seed, fast=fast, device=device)
+            specs = metric_specs(metric, "--metric") if metric else None
+            result = metric_curve(run, specs, every=every, seed=seed, fast=fast, device=device)
             show_curve(result, title=str(run.path))
             dataset = literature or run.recipe().dataset.type
             path = output or run.note(run.path / "curve.png")

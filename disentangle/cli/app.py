@@ -52,7 +52,11 @@ Sets = Annotated[
 ]
 Metrics = Annotated[
     list[str] | None,
-    typer.Option("--metric", help="A metric to compute (repeatable; default: all)."),
+    typer.Option(
+        "--metric",
+        help="A metric to compute, with params if you like: mig or mig:bins=30 "
+        "(repeatable; default: all).",
+    ),
 ]
 MetricSeed = Annotated[
     int, typer.Option(min=0, max=MAX_SEED, help="Seed of the metrics' sampling.")

@@ -223,15 +223,21 @@ def _same_recipe(recipe: object, run_dir: Path) -> None:
 
 @app.command()
 def validate(
-    recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")], set_: Sets = None
+    recipes: Annotated[list[Path], typer.Argument(help="Recipe TOML files.")],
+    set_: Sets = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Check this variant only (as `run --variant` would train it)."),
+    ] = None,
 ) -> None:
     """Check recipes and each of their variants without training; every problem is reported."""
+    from disentangle.method import check_builds
     from disentangle.recipe import load_recipe, variants_of
 
     failed = False
     for path in recipes:
         try:
-            names: list[str | None] = [None, *variants_of(path)]
+            names: list[str | None] = [variant] if variant else [None, *variants_of(path)]
         except DisentangleError as exc:
             show_error(exc)
             failed = True
@@ -239,7 +245,7 @@ def validate(
         for name in names:
             label = f"{path}" if name is None else f"{path} (variant {name})"
             try:
-                load_recipe(path, set_ or [], name)
+                check_builds(load_recipe(path, set_ or [], name))
                 out.print(f"[green]ok[/] {label}")
             except DisentangleError as exc:
                 show_error(exc)

@@ -36,6 +36,7 @@ _PUBLIC = {
     "recipe_schema": "model",
     "component_schemas": "model",
     "read_toml": "files",
+    "read_recipe": "files",
     "split_variants": "files",
     "variants_of": "files",
     "load_recipe": "files",

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from disentangle.components import Backbone, Dataset, LatentCode
+from disentangle.contract import class_problems
 from disentangle.errors import DisentangleError, Problem
 from disentangle.layout import Layout
 from disentangle.plugins import host
@@ -119,7 +120,9 @@ def check_compatible(recipe: Recipe) -> list[Problem]:
                 repr(list(value_range)),
             )
         )
-    check = getattr(host.methods.get(recipe.method.type).factory, "problems", None)
+    method = host.methods.get(recipe.method.type)
+    problems += class_problems(method)
+    check = getattr(method.factory, "problems", None)
     if check is not None:
         problems += check(recipe, comps)
     want = recipe.backbone.latent_dim

@@ -1,5 +1,5 @@
-"""Recipe files: TOML read with every failure as a RecipeError, named variants, and
-`load_recipe` (a file, a variant and overrides, validated)."""
+"""Recipe files: TOML read with every failure as a RecipeError, `extends` (a recipe on top of
+another), named variants, and `load_recipe` (a file, a variant and overrides, validated)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,38 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise RecipeError(str(path), [Problem("TOML syntax", str(exc))]) from None
 
 
+def read_recipe(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file's tables on top of those of the recipe it `extends` (a path relative to
+    it): a table is merged key by key, unless its `type` differs (then it replaces the base's,
+    as an array does); `name` is the file's own, or its stem. A cycle is an error."""
+    data = read_toml(path)
+    data.setdefault("name", path.stem)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        problem = "must be the path of a recipe file, relative to this one"
+        raise RecipeError(str(path), [Problem("extends", problem, repr(base))])
+    here, target = path.resolve(), (path.parent / base).resolve()
+    if target in (*chain, here):
+        cycle = " → ".join(p.name for p in (*chain, here, target))
+        raise RecipeError(str(path), [Problem("extends", f"recipes extend each other: {cycle}")])
+    return merged(read_recipe(target, (*chain, here)), data)
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base` (see read_recipe)."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            same = below.get("type") == value.get("type") or "type" not in value
+            out[key] = merged(below, value) if same else value
+        else:
+            out[key] = value
+    return out
+
+
 def split_variants(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     """Remove and check a recipe's `[variants]`: named tables of key paths and values."""
     variants = data.pop("variants", {})
@@ -56,7 +88,7 @@ def split_variants(data: dict[str, Any], source: str) -> dict[str, dict[str, Any
 
 def variants_of(path: str | Path) -> list[str]:
     """The names of a recipe file's `[variants.NAME]` tables."""
-    return sorted(split_variants(read_toml(Path(path)), str(path)))
+    return sorted(split_variants(read_recipe(Path(path)), str(path)))
 
 
 def load_recipe(
@@ -68,9 +100,8 @@ def load_recipe(
     `"train.seed" = 3`); its run is named `NAME-VARIANT` unless the variant sets `name`.
     """
     path = Path(path)
-    data = read_toml(path)
+    data = read_recipe(path)
     variants = split_variants(data, str(path))
-    data.setdefault("name", path.stem)
     if variant is not None:
         if variant not in variants:
             listed = ", ".join(sorted(variants)) or "none"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Iterable
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from disentangle.errors import Problem, RecipeError
 
@@ -83,3 +87,59 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> None:
     """Apply `key.path=value` strings (as given to --set) to recipe data."""
     for text in overrides:
         set_dotted(data, *parse_override(text), source="--set")
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """' (did you mean 'cycle'?)' for the known key closest to a mistyped one, else ''."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def known_keys(model: type[BaseModel], loc: tuple[int | str, ...], data: Any) -> list[str]:
+    """The keys the table at `loc[:-1]` allows (pydantic's location of an unknown key
+    `loc[-1]`): the fields of the model there, a tagged union resolved by the table's `type`."""
+    annotation: Any = model
+    node = data
+    for part in loc[:-1]:
+        annotation = _resolve(annotation, node)
+        if isinstance(node, dict) and part not in node and part == node.get("type"):
+            continue  # a union member's tag in the location
+        if isinstance(part, int):
+            args = get_args(annotation)
+            annotation = args[0] if args else None
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            field = fields.get(str(part)) or annotation.model_fields.get(str(part))
+            annotation = None if field is None else field.annotation
+        else:
+            return []
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    annotation = _resolve(annotation, node)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return sorted(f.alias or n for n, f in annotation.model_fields.items())
+    return []
+
+
+def _resolve(annotation: Any, node: Any) -> Any:
+    """`annotation` without Annotated and None; of a union of tagged models, the one whose
+    `type` the table names."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            tag = node.get("type") if isinstance(node, dict) else None
+            for member in members:
+                member = _resolve(member, node)
+                field = getattr(member, "model_fields", {}).get("type")
+                if field is not None and tag in get_args(field.annotation):
+                    return member
+            if len(members) != 1:
+                return None
+            annotation = members[0]
+        else:
+            return annotation

@@ -14,6 +14,7 @@ from disentangle.bounds import SafeName
 from disentangle.errors import Problem, RecipeError
 from disentangle.plugins import host, selection_note
 from disentangle.recipe.build import check_compatible
+from disentangle.recipe.keys import did_you_mean, known_keys
 from disentangle.recipe.moved import DEFAULT_METHOD, code_params, method_entry, moved_problems
 from disentangle.recipe.sections import (
     BackboneFields,
@@ -155,8 +156,11 @@ def key_path(loc: tuple[int | str, ...], data: Any) -> str:
     return out or "recipe"
 
 
-def problems_of(err: ValidationError, data: Any) -> list[Problem]:
-    """Pydantic's errors as recipe problems: TOML key paths, plain messages, bad values."""
+def problems_of(
+    err: ValidationError, data: Any, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Pydantic's errors as recipe problems: TOML key paths, plain messages, bad values; an
+    unknown key with the one meant, when `model` (the model that raised) is given."""
     problems = []
     for e in err.errors():
         where = key_path(e["loc"], data)
@@ -173,7 +177,10 @@ def problems_of(err: ValidationError, data: Any) -> list[Problem]:
             continue
         value = None if e["type"] == "missing" else repr(e["input"])
         if e["type"] == "extra_forbidden":
-            problems.append(Problem(where, "unknown key", value))
+            known = known_keys(model, e["loc"], data) if model is not None else []
+            problems.append(
+                Problem(where, f"unknown key{did_you_mean(str(e['loc'][-1]), known)}", value)
+            )
         else:
             problems.append(Problem(where, e["msg"].removeprefix("Value error, "), value))
     return problems
@@ -194,10 +201,11 @@ def validate_recipe(data: Any, source: str = "recipe") -> Recipe:
     if isinstance(rest, dict) and isinstance(rest.get("method"), dict):
         rest["method"] = {"type": DEFAULT_METHOD, **rest["method"]}  # a table without a type
     entry = method_entry(rest)
+    model = recipe_model(None if entry is None else entry.name)
     try:
-        recipe = validate_strictly(recipe_model(None if entry is None else entry.name), rest)
+        recipe = validate_strictly(model, rest)
     except ValidationError as err:
-        raise RecipeError(source, problems + problems_of(err, rest)) from None
+        raise RecipeError(source, problems + problems_of(err, rest, model)) from None
     problems += check_compatible(recipe)
     if problems:
         raise RecipeError(source, problems)
@@ -213,6 +221,12 @@ def recipe_schema() -> dict[str, Any]:
     """The JSON Schema of recipe files for the plugins loaded now: every component's params
     with their descriptions, defaults and bounds, tagged unions by `type`, and `[variants]`."""
     schema = recipe_model(None).model_json_schema(by_alias=True)
+    schema["properties"]["extends"] = {
+        "description": "the recipe this one is on top of: a path relative to this file",
+        "type": "string",
+    }
+    # what a recipe must hold, it may hold through the recipe it extends
+    schema["if"], schema["else"] = {"required": ["extends"]}, {"required": schema.pop("required")}
     schema["properties"]["variants"] = {
         "description": "named variants: [variants.NAME] tables of key paths and values",
         "type": "object",

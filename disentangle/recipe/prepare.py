@@ -21,5 +21,5 @@ def prepare_dataset(name: str, root: str | None, overrides: list[str]) -> ImageD
     try:
         spec = validate_strictly(model, data)
     except ValidationError as err:
-        raise RecipeError(f"dataset {name!r}", problems_of(err, data)) from None
+        raise RecipeError(f"dataset {name!r}", problems_of(err, data, model)) from None
     return host.datasets.build(spec).load()

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from disentangle.bounds import MAX_SEED, Device, SafeName, at_most
-from disentangle.plugins import host
-from disentangle.registry import UnknownNameError
+from disentangle.errors import RecipeError
+from disentangle.recipe.metric_specs import metric_specs
 
 
 class Section(BaseModel):
@@ -88,21 +88,22 @@ class Images(Section):
 
 
 class Evaluate(Section):
-    metrics: list[str] = Field(
-        [], description="metrics computed when training ends, into eval.json (none: skip)"
+    metrics: list[str | dict[str, Any]] = Field(
+        [],
+        description="metrics computed when training ends, into eval.json (none: skip): a "
+        'name, or a table with its type and params, e.g. {type = "mig", bins = 30}',
     )
     fast: bool = Field(True, description="fewer samples per metric (disentangle eval --fast)")
     chance: bool = Field(True, description="also score noise: each metric's chance level")
 
     @field_validator("metrics")
     @classmethod
-    def _registered(cls, names: list[str]) -> list[str]:
-        for name in names:
-            try:
-                host.metrics.get(name)
-            except UnknownNameError as exc:
-                raise ValueError(str(exc)) from None
-        return names
+    def _registered(cls, items: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
+        try:
+            metric_specs(list(items), "metrics")
+        except RecipeError as exc:
+            raise ValueError("; ".join(str(p) for p in exc.problems)) from None
+        return items
 
 
 class Recipe(Section):

@@ -10,8 +10,7 @@ from typing import Any
 import torch
 
 from disentangle.errors import CheckpointError, RunDirError
-from disentangle.method import Method, MethodSetup
-from disentangle.plugins import host
+from disentangle.method import Method, MethodSetup, build_method
 from disentangle.recipe import validate_recipe
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.moved import upgrade_stored
@@ -24,6 +23,7 @@ from disentangle.run.checkpoint import (
 )
 from disentangle.run.figures import render, sample_latents, traversal_latents
 from disentangle.run.metrics_log import read_records
+from disentangle.update import Updater
 
 #: the file that lists what the toolkit wrote into a run folder
 MANIFEST = "manifest.json"
@@ -195,12 +195,9 @@ class Run:
         recipe = validate_recipe(meta["recipe"], str(sidecar))
         comps = build_components(recipe)
         where = torch.device(device)
-        # the networks as plain modules: no torch.compile, the default memory layout
-        plain = recipe.train.model_copy(update={"compile": False, "channels_last": False})
-        setup = MethodSetup(
-            recipe.model_copy(update={"train": plain}), comps, where, torch.Generator(where)
-        )
-        method: Method = host.methods.build(recipe.method, setup)
+        updater = Updater.for_evaluation(recipe.train, where)  # plain modules, as trained
+        setup = MethodSetup(recipe, comps, where, torch.Generator(where), updater)
+        method: Method = build_method(setup)
         try:
             for part, module in method.networks.items():
                 module.load_state_dict(state[part])

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from disentangle.analysis.evaluate import evaluate
+from disentangle.contract import check_step
 from disentangle.device import resolve_device
 from disentangle.errors import (
     CheckpointError,
@@ -20,7 +21,7 @@ from disentangle.errors import (
     TrainingError,
     warn,
 )
-from disentangle.method import Method, MethodSetup
+from disentangle.method import Method, MethodSetup, build_method
 from disentangle.plugins import host
 from disentangle.recipe import apply_overrides, load_recipe, to_data, validate_recipe
 from disentangle.recipe.build import Components, build_components
@@ -43,6 +44,7 @@ from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
 from disentangle.training.tensorboard import available as tensorboard_available
+from disentangle.update import Updater
 
 
 def train(
@@ -155,15 +157,14 @@ class Trainer:
         self.value_range = self.comps.value_range
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(t.seed + 1_000_003 * self.ranks.rank)
-        setup = MethodSetup(
-            recipe, self.comps, self.device, self.rng, distributed.gradient_sync(self.ranks)
-        )
-        self.method: Method = host.methods.build(recipe.method, setup)
-        self.updater = setup.updater
+        self.updater = Updater.from_recipe(t, self.device, distributed.gradient_sync(self.ranks))
+        setup = MethodSetup(recipe, self.comps, self.device, self.rng, self.updater)
+        self.entry = host.methods.get(recipe.method.type)
+        self.method: Method = build_method(setup)
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
-        problem = cpu_compile_problem() if t.compile and self.device.type == "cpu" else None
-        if problem is not None:
+        cpu = self.updater.compile and self.device.type == "cpu"
+        if cpu and (problem := cpu_compile_problem()) is not None:
             raise TrainingError(f"train.compile: {problem}")
         if state is not None:
             self._restore(state, overrides, source)
@@ -175,7 +176,7 @@ class Trainer:
             self.value_range,
             self.device,
             self.ranks,
-            t.channels_last,
+            self.updater.channels_last,
             data.on_disk,
         )
         self.board = (
@@ -359,7 +360,10 @@ class Trainer:
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:
-                totals += self.method.step(self.batches.batch(self.iteration))
+                numbers = self.method.step(self.batches.batch(self.iteration))
+                if count == 0:
+                    check_step(numbers, self.method, self.entry)
+                totals += numbers
                 count += 1
                 self.iteration += 1
                 done = self.iteration == t.iterations

@@ -45,19 +45,24 @@ class FidelityParams(Params):
     samples: int = Field(
         50_000, ge=2, description="generated images scored (and real ones); the papers: 50,000"
     )
+    weights: Path | None = Field(
+        None,
+        description=f"the Inception weights file ({WEIGHTS_NAME}); none: {ENV_VAR}, which "
+        "`eval --inception-weights` sets",
+    )
 
 
-def weights_path() -> Path | None:
-    """The Inception weights file named by DISENTANGLE_INCEPTION_WEIGHTS (`eval
-    --inception-weights` sets it), or None."""
+def weights_path(given: Path | None = None) -> Path | None:
+    """The Inception weights file: the metric's `weights` param, else the one named by
+    DISENTANGLE_INCEPTION_WEIGHTS (`eval --inception-weights` sets it), else None."""
     value = os.environ.get(ENV_VAR)
-    return Path(value) if value else None
+    return given or (Path(value) if value else None)
 
 
-def missing_weights() -> str | None:
-    path = weights_path()
+def missing_weights(path: Path | None) -> str | None:
     where = (
-        f"pass --inception-weights PATH (or set {ENV_VAR}) to {WEIGHTS_NAME}, from {WEIGHTS_URL}"
+        f"set the metric's weights param (--metric fid:weights=PATH) or pass --inception-weights "
+        f"PATH (or set {ENV_VAR}) to {WEIGHTS_NAME}, from {WEIGHTS_URL}"
     )
     if path is None:
         return f"needs the Inception weights: {where}"
@@ -138,7 +143,7 @@ class Fidelity(Metric):
     scores_representation = False
 
     def __init__(self, spec: FidelityParams) -> None:
-        self.samples = spec.samples
+        self.samples, self.weights = spec.samples, weights_path(spec.weights)
         self.counts = (0, 0)  # real and generated images of the last scores
 
     def applies(self, ctx: EvalContext) -> str | None:
@@ -146,14 +151,14 @@ class Fidelity(Metric):
             return "needs the run's generator"
         if importlib.util.find_spec("torch_fidelity") is None:
             return "needs torch-fidelity: pip install 'disentangle-toolkit[fidelity]'"
-        return missing_weights()
+        return missing_weights(self.weights)
 
     def count(self, ctx: EvalContext) -> int:
         return max(2, self.samples // 20) if ctx.fast else self.samples
 
     def generated(self, ctx: EvalContext) -> dict[str, torch.Tensor]:
         return self._shared(
-            ctx, "generated", lambda n: features(ctx.generate(n, ctx.seed), weights_path())
+            ctx, "generated", lambda n: features(ctx.generate(n, ctx.seed), self.weights)
         )
 
     def real(self, ctx: EvalContext) -> dict[str, torch.Tensor]:
@@ -169,7 +174,7 @@ class Fidelity(Metric):
                     kept = load_file(file)
                     if kept.keys() == {POOL, LOGITS} and len(kept[POOL]) == len(kept[LOGITS]):
                         return kept  # anything else in its place is recomputed and replaced
-            found = features(draw(n), weights_path())
+            found = features(draw(n), self.weights)
             if file is not None:  # a folder that can't be written: recomputed next time
                 with contextlib.suppress(OSError):
                     save_tensors_atomic(found, file)
@@ -179,7 +184,7 @@ class Fidelity(Metric):
 
     def reference_file(self, ctx: EvalContext) -> Path | None:
         """Where the real images' features are cached: beside the dataset's prepared data."""
-        prepared, path = ctx.dataset.prepared, weights_path()
+        prepared, path = ctx.dataset.prepared, self.weights
         if prepared is None or path is None:
             return None
         name = f"{prepared.stem}-inception-n{self.count(ctx)}-seed{ctx.seed}-{sha256(path)[:12]}"
@@ -191,7 +196,7 @@ class Fidelity(Metric):
         """The features of `count` images of one kind (`compute(count)` gives them), kept in
         the evaluation's cache."""
         n = self.count(ctx)
-        key = f"fidelity/{kind}/{n}/{ctx.seed}/{weights_path()}"
+        key = f"fidelity/{kind}/{n}/{ctx.seed}/{self.weights}"
         cache = ctx.cache if ctx.cache is not None else {}
         if key not in cache:
             cache[key] = compute(n)
@@ -199,7 +204,7 @@ class Fidelity(Metric):
 
     def protocol(self, ctx: EvalContext) -> dict[str, Any]:
         """Recorded in eval.json beside the scores."""
-        path = weights_path()
+        path = self.weights
         if path is None:
             return {}
         return {

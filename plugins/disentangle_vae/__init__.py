@@ -1,5 +1,11 @@
 """VAE baselines as disentanglement_lib defines them (methods/unsupervised/vae.py), and its
-standard 64×64 convolutional encoder and decoder (methods/shared/architectures.py)."""
+standard 64×64 convolutional encoder and decoder (methods/shared/architectures.py).
+
+The public surface for plugins that build on this one (declare `requires = ["vae"]`):
+`BetaVAE` and `BetaVAEParams`. Subclass `BetaVAE` and override
+`regulariser(kl, mean, log_var, z)`, the term added to the reconstruction loss (β · KL here),
+as the annealed VAE, β-TCVAE and DIP-VAE do; subclass `BetaVAEParams` for settings of your own.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from disentangle_vae.regularisers import (
     BetaTCVAEParams,
     DIPVAEParams,
 )
+
+__all__ = ["BetaVAE", "BetaVAEParams"]
 
 
 @hookimpl

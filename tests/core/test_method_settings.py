@@ -90,7 +90,8 @@ def test_a_vae_refuses_infogans_keys_and_names_its_own(old: str) -> None:
     assert "which method 'beta_vae' does not have" in found[old] and "lr, beta1" in found[old]
     field = MOVED[old].split(".", 1)[1]
     found = problems(with_key(VAE, f"method.{field}", OLD_VALUES[old]))
-    assert found == {f"method.{field}": "unknown key"}
+    assert list(found) == [f"method.{field}"]
+    assert found[f"method.{field}"].startswith("unknown key")  # with the key meant, if close
 
 
 def test_a_vae_refuses_a_codes_lambda() -> None:

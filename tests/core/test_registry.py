@@ -168,3 +168,26 @@ def test_loader_runs_once_on_first_lookup() -> None:
     assert "a" in reg
     reg.get("a")
     assert calls == [1]
+
+
+def test_build_by_name_validates_the_params(registry: Registry[Thing]) -> None:
+    assert registry.build("categorical", width=7) == Thing(7)
+    assert registry.build("categorical", "a", width=7) == Thing(7, "a")
+    with pytest.raises(
+        DisentangleError, match=r"'categorical': widht: unknown key \(did you mean 'width'\?\)"
+    ):
+        registry.build("categorical", widht=7)
+    with pytest.raises(UnknownNameError, match="Did you mean 'categorical'"):
+        registry.build("categorica")
+
+
+def test_build_with_params_lacking_the_type_says_how(registry: Registry[Thing]) -> None:
+    with pytest.raises(DisentangleError, match=r"WidthParams has no `type`: .*build\('NAME'"):
+        registry.build(WidthParams(width=3))  # type: ignore[arg-type]
+
+
+def test_the_public_registries_build_components_by_name() -> None:
+    import disentangle
+
+    assert disentangle.codes.build("gaussian", dim=2).dim == 2
+    assert type(disentangle.metrics.build("mig", bins=30)).__name__ == "MIG"

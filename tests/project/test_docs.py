@@ -217,7 +217,12 @@ def test_the_tutorial_code_is_the_example_plugin_code() -> None:
         "BernoulliParams",
         "TinyMlp",
         "Autoencoder",
+        "ActiveUnitsParams",
+        "ActiveUnits",
+        "CyclicalBetaVAEParams",
+        "CyclicalBetaVAE",
         "register_methods",
+        "register_metrics",
         "register_codes",
         "register_backbones",
     }

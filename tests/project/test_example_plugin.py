@@ -152,3 +152,83 @@ def test_recipe_fails_validation_without_the_plugin(
     assert "unknown latent code 'bernoulli'" in output
     assert "Traceback" not in output
     assert not (tmp_path / "run").exists()
+
+
+CYCLICAL = """\
+name = "cyclical"
+[method]
+type = "cyclical_beta_vae"
+cycle = 2
+[noise]
+type = "gaussian"
+dim = 0
+[[codes]]
+type = "gaussian"
+dim = 2
+[backbone]
+type = "tiny_mlp"
+hidden = 32
+[dataset]
+type = "procedural"
+resolution = 28
+scales = 2
+orientations = 4
+positions_x = 4
+positions_y = 4
+[train]
+iterations = 4
+batch_size = 8
+log_every = 2
+checkpoint_every = 2
+sample_every = 2
+[images]
+samples = 16
+traversal_rows = 2
+[evaluate]
+metrics = ["mig", {type = "active_units", threshold = 0.5}]
+chance = false
+"""
+
+
+def test_a_plugin_on_the_vae_plugin_trains_and_scores_its_metric_with_params(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The example's β-VAE subclass (requires = ["vae"]) trains; its metric's parameter is
+    set from the recipe and from the command line, and eval.json records each."""
+    recipe = tmp_path / "cyclical.toml"
+    recipe.write_text(CYCLICAL)
+    out = tmp_path / "run"
+    result = disentangle(["run", str(recipe), "--out", str(out), "--quiet"], plugin_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sidecar = sorted((out / "checkpoints").glob("*.json"))[-1]
+    assert "schedule" in load_checkpoint(sidecar)[0]
+    report = json.loads((out / "eval.json").read_text())
+    assert 0 <= report["metrics"]["active_units"]["active_units"] <= 1
+    assert report["protocol"]["active_units"]["params"] == {"threshold": 0.5}
+    scores = ["eval", str(out), "--metric", "active_units:threshold=0.25", "--fast"]
+    result = disentangle(scores, plugin_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "eval.json").read_text())
+    assert report["protocol"]["active_units"]["params"] == {"threshold": 0.25}
+
+
+def test_a_mistyped_metric_param_is_refused_with_the_name_meant(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    recipe = tmp_path / "cyclical.toml"
+    recipe.write_text(CYCLICAL.replace("threshold = 0.5", "treshold = 0.5"))
+    result = disentangle(["validate", str(recipe)], plugin_env, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "metrics[1].treshold" in output and "did you mean 'threshold'" in output
+    assert "Traceback" not in output
+
+
+def test_a_plugin_whose_required_plugin_is_left_out_is_skipped_with_one_warning(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**plugin_env, "DISENTANGLE_PLUGINS": "codes,dcgan,data,metrics,example"}
+    result = disentangle(["plugins"], env, tmp_path)
+    assert "plugin 'example'" in result.stderr
+    assert "requires plugin 'vae', which DISENTANGLE_PLUGINS leaves out" in result.stderr
+    assert "bernoulli" not in result.stdout

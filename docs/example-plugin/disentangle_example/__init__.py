@@ -1,5 +1,6 @@
-"""An example third-party plugin: a Bernoulli latent code, a tiny MLP backbone and an
-autoencoder method."""
+"""An example third-party plugin: a Bernoulli latent code, a tiny MLP backbone, an
+autoencoder method, a β-VAE with a cyclical β (built on the `vae` plugin's β-VAE) and an
+`active_units` metric with a parameter."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from disentangle_vae import BetaVAE, BetaVAEParams
 from pydantic import Field
 from torch import nn
 
 from disentangle import (
     Backbone,
     Discriminator,
+    EvalContext,
+    Iterations,
     LatentCode,
     Method,
     MethodSetup,
+    Metric,
     Params,
     hookimpl,
 )
+
+#: the plugins this one builds on (entry-point names): loaded first, or this one is skipped
+requires = ["vae"]
 
 OUTPUT_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
@@ -125,9 +133,56 @@ class Autoencoder(Method):
         return self.e(images)[:, self.codes_start :].float()
 
 
+class CyclicalBetaVAEParams(BetaVAEParams):
+    cycle: int = Field(1000, ge=1, description="iterations per cycle of β: 0 up to beta")
+
+
+class CyclicalBetaVAE(BetaVAE):
+    """β-VAE whose β rises linearly from 0 to `beta` over each cycle (Fu et al. 2019)."""
+
+    def __init__(self, spec: CyclicalBetaVAEParams, setup: MethodSetup) -> None:
+        super().__init__(spec, setup)
+        self.iterations = Iterations().to(setup.device)
+        self.networks["schedule"] = self.iterations  # checkpointed: a resume keeps the phase
+
+    def regulariser(self, kl, mean, log_var, z):
+        phase = int(self.iterations) % self.spec.cycle / self.spec.cycle
+        return phase * self.spec.beta * kl
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        numbers = super().step(real)
+        self.iterations.advance()
+        return numbers
+
+
+class ActiveUnitsParams(Params):
+    threshold: float = Field(0.01, gt=0, description="variance above which a unit is active")
+
+
+class ActiveUnits(Metric):
+    """The share of the representation's units whose variance over images is above
+    `threshold` (a collapsed unit does not vary)."""
+
+    def __init__(self, spec: ActiveUnitsParams) -> None:
+        self.threshold = spec.threshold
+
+    def applies(self, ctx: EvalContext) -> str | None:
+        return None
+
+    def __call__(self, ctx: EvalContext) -> dict[str, float]:
+        z = ctx.encode(ctx.data.images[: 256 if ctx.fast else 2048]).float()
+        return {"active_units": (z.var(dim=0) > self.threshold).float().mean().item()}
+
+
 @hookimpl
 def register_methods(register):
     register("autoencoder", Autoencoder, AutoencoderParams)
+    register("cyclical_beta_vae", CyclicalBetaVAE, CyclicalBetaVAEParams)
+
+
+@hookimpl
+def register_metrics(register):
+    register("active_units", ActiveUnits, ActiveUnitsParams)
 
 
 @hookimpl

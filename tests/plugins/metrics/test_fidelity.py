@@ -180,3 +180,20 @@ def test_the_reference_statistics_are_cached_beside_the_prepared_data(
     calls.clear()
     assert FID(params)(eval_context(run.load(), tmp_path / "eval")) == first
     assert calls == [10, 10]
+
+
+def test_the_weights_are_a_metric_param(
+    weights: Path, tiny_recipe: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    run = train(validate_recipe(tiny_recipe), tmp_path / "run")
+    code, output = invoke("eval", str(run.path), "--metric", f"fid:weights={weights},samples=12")
+    assert code == 0, output
+    protocol = json.loads((run.path / "eval.json").read_text())["protocol"]["fid"]
+    assert protocol["weights"] == weights.name
+    assert protocol["params"] == {"samples": 12, "weights": str(weights)}
+    missing = tmp_path / "nope.pth"
+    assert_clean_failure(
+        *invoke("eval", str(run.path), "--metric", f"inception_score:weights={missing}"),
+        "no such file",
+    )
