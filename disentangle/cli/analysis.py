@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -175,15 +176,8 @@ def report(
     with user_errors():
         from disentangle.analysis.html_report import write_html_report
         from disentangle.analysis.report import write_report
-        from disentangle.run import Run
 
-        if html is not None:
-            command = " ".join(["disentangle report", *map(str, runs), "--html", str(html)])
-            out.print(f"wrote {write_html_report([Run(r) for r in runs], html, command)}")
-        if output is not None or html is None:
-            markdown = output or Path("report.md")
-            command = " ".join(["disentangle report", *map(str, runs), "--out", str(markdown)])
-            out.print(f"wrote {write_report([Run(r) for r in runs], markdown, command)}")
+        write_pages("report", runs, output, html, write_report, write_html_report)
 
 
 @app.command()
@@ -205,15 +199,31 @@ def study(
     a run folder carries (reference-<peer>.json, from benchmarks/reference/vae_peers.py)."""
     with user_errors():
         from disentangle.analysis.study import write_study, write_study_html
-        from disentangle.run import Run
 
-        if html is not None:
-            command = " ".join(["disentangle study", *map(str, runs), "--html", str(html)])
-            out.print(f"wrote {write_study_html([Run(r) for r in runs], html, command)}")
-        if output is not None or html is None:
-            markdown = output or Path("study.md")
-            command = " ".join(["disentangle study", *map(str, runs), "--out", str(markdown)])
-            out.print(f"wrote {write_study([Run(r) for r in runs], markdown, command)}")
+        write_pages("study", runs, output, html, write_study, write_study_html)
+
+
+def write_pages(
+    command: str,
+    runs: list[Path],
+    markdown: Path | None,
+    html: Path | None,
+    write_markdown: Callable[[list[Any], Path, str], Path],
+    write_html: Callable[[list[Any], Path, str], Path],
+) -> None:
+    """`report`'s and `study`'s pages: the HTML page when --html is given, the Markdown one
+    when --out is given or --html is not (then COMMAND.md); each names the command that made
+    it."""
+    from disentangle.run import Run
+
+    folders = [Run(r) for r in runs]
+    words = [f"disentangle {command}", *map(str, runs)]
+    if html is not None:
+        out.print(f"wrote {write_html(folders, html, ' '.join([*words, '--html', str(html)]))}")
+    if markdown is not None or html is None:
+        target = markdown or Path(f"{command}.md")
+        made = write_markdown(folders, target, " ".join([*words, "--out", str(target)]))
+        out.print(f"wrote {made}")
 
 
 @app.command()
