@@ -192,7 +192,10 @@ def train_both(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run_dir = Path(args.toolkit_run) if args.toolkit_run else out / f"{recipe.name}-toolkit"
     if args.toolkit_run:
-        ours = json.loads((run_dir / "vae_peers.json").read_text())["toolkit"]
+        try:
+            ours = json.loads((run_dir / "vae_peers.json").read_text())["toolkit"]
+        except (OSError, ValueError, KeyError) as err:
+            fail(f"--toolkit-run {run_dir}: not a toolkit run of this harness ({err})")
     else:
         trained = toolkit.train_toolkit(recipe, run_dir)
         ours = {
