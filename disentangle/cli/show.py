@@ -3,6 +3,7 @@ range's runs, a curve, a model selection."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -72,17 +73,36 @@ def show_sweep_table(table: Any) -> None:
     out.print(out_table)
 
 
+def run_matrix(
+    title: str,
+    runs: Sequence[str],
+    column: str,
+    matrix: Sequence[Sequence[float | None]],
+    total: str,
+    totals: Sequence[float],
+) -> None:
+    """A run-by-run table of scores (None: no score), each run's total in a last column."""
+    table = Table(title=title)
+    run_column(table)
+    for i in range(len(runs)):
+        table.add_column(f"{column} {i + 1}", justify="right")
+    table.add_column(total, justify="right")
+    for i, name in enumerate(runs):
+        cells = ["" if v is None else f"{v:.3f}" for v in matrix[i]]
+        table.add_row(f"{i + 1}. {name}", *cells, f"{totals[i]:.3f}")
+    out.print(table)
+
+
 def show_centrality(result: Centrality) -> None:
     """Every run's FactorVAE score on every teacher, its centrality and the medoid."""
-    table = Table(title="FactorVAE score of each run (row) on each teacher's codes (column)")
-    run_column(table)
-    for i in range(len(result.runs)):
-        table.add_column(f"teacher {i + 1}", justify="right")
-    table.add_column("centrality", justify="right")
-    for i, name in enumerate(result.runs):
-        cells = ["" if v is None else f"{v:.3f}" for v in result.scores[i]]
-        table.add_row(f"{i + 1}. {name}", *cells, f"{result.centrality[i]:.3f}")
-    out.print(table)
+    run_matrix(
+        "FactorVAE score of each run (row) on each teacher's codes (column)",
+        result.runs,
+        "teacher",
+        result.scores,
+        "centrality",
+        result.centrality,
+    )
     out.print(f"most central: {result.chosen}")
 
 
@@ -100,13 +120,6 @@ def show_purity(result: Purity) -> None:
 
 def show_udr(result: Udr) -> None:
     """Every ordered pair's score, each run's UDR and the chosen run."""
-    table = Table(title=f"UDR on {result.points} images: each pair's score, run (row) to run")
-    run_column(table)
-    for i in range(len(result.runs)):
-        table.add_column(f"to {i + 1}", justify="right")
-    table.add_column("UDR", justify="right")
-    for i, name in enumerate(result.runs):
-        cells = ["" if v is None else f"{v:.3f}" for v in result.pairs[i]]
-        table.add_row(f"{i + 1}. {name}", *cells, f"{result.scores[i]:.3f}")
-    out.print(table)
+    title = f"UDR on {result.points} images: each pair's score, run (row) to run"
+    run_matrix(title, result.runs, "to", result.pairs, "UDR", result.scores)
     out.print(f"highest UDR: {result.chosen}")
