@@ -1,7 +1,8 @@
 """Where a training iteration's time goes, operator by operator (torch.profiler).
 
 For each backbone (the shipped recipe that trains it, on random images, as train_speed.py
-builds it) and each variant (fp32, bf16, channels_last, bf16_channels_last), a few warm-up
+builds it) and each variant (train_speed.py's: by default fp32, bf16_contiguous, bf16 and
+channels_last; compile and bf16_compile show the compiled graphs' kernels), a few warm-up
 iterations, then `--iterations` profiled ones. Each row is one ATen operator (which kernel
 family ran: `aten::mkldnn_convolution` is oneDNN's convolution, `aten::addmm` and `aten::mm`
 the matmuls, `aten::_to_copy` the casts, `aten::native_batch_norm` batch norm, ...): its own
@@ -44,7 +45,7 @@ from train_speed import (
 
 from disentangle.plugins import host
 
-VARIANTS = ["fp32", "bf16", "channels_last", "bf16_channels_last"]
+VARIANTS = ["fp32", "bf16_contiguous", "bf16", "channels_last"]
 #: the operator families that do the FLOPs: the profiler's operators of each (their own time)
 #: and FlopCounterMode's (their FLOPs); a convolution's FLOPs are counted on its outer operator
 FAMILIES = {

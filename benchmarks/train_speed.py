@@ -5,9 +5,12 @@ one named after the backbone where several do) with that recipe's codes and opti
 random images of the backbone's shape (a dataset registered here in-process). Models, batches
 and the step are built by the training loop's own Trainer; nothing is written but the JSON.
 
-Variants: fp32, bf16 (autocast), bf16_channels_last, channels_last, compile (torch.compile),
-gan (fp32, the same recipe with `codes = []`: a plain GAN, its noise widened to keep G's
-input size), and r1 (fp32, the recipe's `infogan` with the R1 penalty on D, `method.r1 = 10`).
+Variants: fp32, bf16 (autocast; the default memory format, channels_last for convolutions),
+bf16_contiguous and bf16_channels_last (bf16, the layout forced), channels_last (fp32),
+compile and bf16_compile (train.compile in fp32 and bf16: the graphs dynamo built and the
+speed over the same variant eager are printed), gan (fp32, the same recipe with
+`codes = []`: a plain GAN, its noise widened to keep G's input size), and r1 (fp32, the
+recipe's `infogan` with the R1 penalty on D, `method.r1 = 10`).
 
 Measured: iterations/s (median of repeats, after warm-up iterations), the FLOPs of one
 iteration (D step + G step, forward and backward, counted by FlopCounterMode on the eager
@@ -113,14 +116,18 @@ def with_r1(data: dict[str, Any]) -> None:
 VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "fp32": train_options(),
     "bf16": train_options(precision="bf16"),
+    "bf16_contiguous": train_options(precision="bf16", channels_last=False),
     "bf16_channels_last": train_options(precision="bf16", channels_last=True),
     "channels_last": train_options(channels_last=True),
     "compile": train_options(compile=True),
+    "bf16_compile": train_options(precision="bf16", compile=True),
     "gan": plain_gan,
     "r1": with_r1,
 }
 #: what runs without --variants: r1 only on request, since only InfoGAN methods take it
 DEFAULT_VARIANTS = [v for v in VARIANTS if v != "r1"]
+#: each compiled variant and the eager variant it is compared with
+EAGER_TWIN = {"compile": "fp32", "bf16_compile": "bf16"}
 
 
 @dataclass
@@ -137,6 +144,8 @@ class Result:
     gflop_per_s: float
     peak_fraction: float
     infogan_overhead: float | None = None
+    graphs: int | None = None
+    over_eager: float | None = None
     matmul_share: float | None = None
     matmul_peak_fraction: float | None = None
 
@@ -238,6 +247,7 @@ class Measured:
     runs: dict[str, list[float]]
     flops: dict[str, int]
     splits: dict[str, tuple[float, float]]
+    graphs: dict[str, int]
 
 
 def measure(
@@ -264,7 +274,8 @@ def measure(
         if args.profile
         else {}
     )
-    return Measured(backbone, path, recipes, runs, flops, splits)
+    graphs = {v: t.updater.graphs for v, t in trainers.items() if t.updater.compile}
+    return Measured(backbone, path, recipes, runs, flops, splits, graphs)
 
 
 def matmul_split(t: Trainer, start: int, iterations: int) -> tuple[float, float]:
@@ -312,6 +323,7 @@ def backbone_results(m: Measured, peaks: dict[str, float], iterations: int) -> l
     for v, recipe in m.recipes.items():
         flops = m.flops[flops_variant(v)]
         r = result(m.backbone, m.path, v, recipe, m.runs[v], flops, peaks)
+        r.graphs = m.graphs.get(v)
         if v in m.splits:
             matmul, other = m.splits[v]
             r.matmul_share = matmul / (matmul + other)
@@ -321,11 +333,15 @@ def backbone_results(m: Measured, peaks: dict[str, float], iterations: int) -> l
 
 
 def add_overheads(results: list[Result]) -> None:
-    """InfoGAN overhead of each gan row: its it/s over the same backbone's fp32 it/s, − 1."""
-    fp32 = {r.backbone: r.iterations_per_s for r in results if r.variant == "fp32"}
+    """InfoGAN overhead of each gan row: its it/s over the same backbone's fp32 it/s, − 1;
+    each compiled row's it/s over its eager twin's (EAGER_TWIN), where that ran too."""
+    rate = {(r.backbone, r.variant): r.iterations_per_s for r in results}
     for r in results:
-        if r.variant == "gan" and r.backbone in fp32:
-            r.infogan_overhead = r.iterations_per_s / fp32[r.backbone] - 1
+        if r.variant == "gan" and (r.backbone, "fp32") in rate:
+            r.infogan_overhead = r.iterations_per_s / rate[r.backbone, "fp32"] - 1
+        twin = (r.backbone, EAGER_TWIN.get(r.variant, ""))
+        if twin in rate:
+            r.over_eager = r.iterations_per_s / rate[twin]
 
 
 def percent(value: float | None, sign: str = "") -> str:
@@ -336,7 +352,8 @@ def table(results: list[Result], title: str, profiled: bool) -> Table:
     out = Table(title=title, title_justify="left")
     out.add_column("backbone")
     out.add_column("variant", no_wrap=True)
-    for name in [*NUMBER_COLUMNS, "InfoGAN overhead", *(PROFILE_COLUMNS if profiled else [])]:
+    columns = [*NUMBER_COLUMNS, "InfoGAN overhead", "graphs", "× eager"]
+    for name in [*columns, *(PROFILE_COLUMNS if profiled else [])]:
         out.add_column(name, justify="right")
     for r in results:
         profile_cells = [percent(r.matmul_share), percent(r.matmul_peak_fraction)]
@@ -350,6 +367,8 @@ def table(results: list[Result], title: str, profiled: bool) -> Table:
             f"{r.gflop_per_s:.1f}",
             percent(r.peak_fraction),
             percent(r.infogan_overhead, "+"),
+            "" if r.graphs is None else str(r.graphs),
+            "" if r.over_eager is None else f"{r.over_eager:.2f}",
             *(profile_cells if profiled else []),
         )
     return out

@@ -18,8 +18,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from disentangle.compiled import cpu_compile_problem
 from disentangle.contract import check_method
-from disentangle.errors import Problem
+from disentangle.errors import Problem, TrainingError
 from disentangle.plugins import host
 from disentangle.recipe.build import Components, build_components
 from disentangle.recipe.sections import Recipe
@@ -134,12 +135,23 @@ def build_method(setup: MethodSetup) -> Method:
     entry = host.methods.get(setup.recipe.method.type)
     method = entry.factory(setup.recipe.method, setup)
     check_method(method, entry)
+    if setup.updater.compile and not setup.updater.regions:
+        raise TrainingError(
+            f"train.compile: method {entry.name!r} (plugin {entry.plugin or entry.provider!r}) "
+            "hands no part of its step to updater.compiled, so nothing would be compiled; "
+            "set train.compile = false"
+        )
     return method
 
 
 def check_builds(recipe: Recipe) -> None:
     """What `validate` adds to a recipe's checks: its method, built on the CPU (networks
-    initialised, nothing trained), keeps the contract."""
+    initialised, nothing trained), keeps the contract, and compiles where train.compile asks
+    (a part of its step marked for it, a CPU whose compiler can build kernels)."""
     cpu = torch.device("cpu")
-    updater = Updater.for_evaluation(recipe.train, cpu)
+    train = recipe.train
+    updater = Updater(cpu, train.precision, compile=train.compile)
     build_method(MethodSetup(recipe, build_components(recipe), cpu, torch.Generator(), updater))
+    on_cpu = train.device == "cpu" or (train.device == "auto" and not torch.cuda.is_available())
+    if train.compile and on_cpu and (problem := cpu_compile_problem()) is not None:
+        raise TrainingError(f"train.compile: {problem}")

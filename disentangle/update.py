@@ -1,8 +1,9 @@
 """The optimizer step every method shares: where its networks live and in what arithmetic,
 and how one loss becomes one update of its optimizers.
 
-A method places its networks (`place`: the run's device, the recipe's memory format,
-torch.compile), registers each optimizer it builds with the modules it owns (`optimizer`),
+A method places its networks (`place`: the run's device, the recipe's memory format), hands
+the parts of its step that compute losses to `compiled` (torch.compile with train.compile:
+disentangle/compiled.py), registers each optimizer it builds with the modules it owns (`optimizer`),
 computes its losses inside `precision()` (autocast in bf16, with one bf16 copy of each conv and
 linear weight swapped in: disentangle/precision.py) and calls `update(loss, *opts)`:
 zero the gradients, back-propagate, and per optimizer move the bf16 gradients onto the fp32
@@ -21,9 +22,17 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
+from disentangle.compiled import CompiledRegion
 from disentangle.precision import WeightCopies
 
 Opt = TypeVar("Opt", bound=torch.optim.Optimizer)
+#: the layers channels_last speeds up
+CONVOLUTIONS = (nn.Conv2d, nn.ConvTranspose2d)
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+
+
+def _convolves(module: nn.Module) -> bool:
+    return any(isinstance(m, CONVOLUTIONS) for m in module.modules())
 
 
 class TrainOptions(Protocol):
@@ -32,7 +41,7 @@ class TrainOptions(Protocol):
     @property
     def precision(self) -> str: ...
     @property
-    def channels_last(self) -> bool: ...
+    def channels_last(self) -> bool | str: ...
     @property
     def compile(self) -> bool: ...
 
@@ -44,12 +53,17 @@ class Updater:
         self,
         device: torch.device,
         precision: str = "fp32",
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         compile: bool = False,
         sync: Callable[[torch.optim.Optimizer], None] | None = None,
     ) -> None:
-        self.device, self.channels_last, self.compile = device, channels_last, compile
+        self.device, self.compile = device, compile
         self.bf16 = precision == "bf16"
+        #: train.channels_last as the recipe gives it: true, false or "auto"
+        self.layout_choice = channels_last
+        #: whether the networks (and so the batches) are channels_last: "auto" turns it on when
+        #: `place` meets a bf16 network with convolutions
+        self.channels_last = channels_last is True
         #: averages an optimizer's gradients over processes (None in a single process)
         self.sync = sync
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -57,6 +71,8 @@ class Updater:
         self.settings: dict[torch.optim.Optimizer, list[dict[str, Any]]] = {}
         #: bf16 copies of the conv and linear weights of each optimizer's modules (bf16 only)
         self.copies: dict[torch.optim.Optimizer, WeightCopies] = {}
+        #: the parts of the step compiled by torch.compile (train.compile only)
+        self.regions: list[CompiledRegion] = []
 
     @classmethod
     def from_recipe(
@@ -74,16 +90,37 @@ class Updater:
         return cls(device, train.precision)
 
     def place(self, *modules: nn.Module) -> None:
-        """Move networks to the device and the recipe's memory format, then compile each
-        (in place, so a module keeps its identity; compile what the step calls on its own:
-        D's trunk and heads, not D)."""
+        """Move networks to the device and the recipe's memory format (train.channels_last =
+        "auto": channels_last once a bf16 network has convolutions)."""
+        if self.layout_choice == "auto" and self.bf16 and any(map(_convolves, modules)):
+            self.channels_last = True
         for module in modules:
             module.to(self.device)
             if self.channels_last:
                 module.to(memory_format=torch.channels_last)
-        if self.compile:
-            for module in modules:
-                module.compile()
+
+    def layout(self) -> str:
+        """The memory format chosen, and why (for the run's header and checkpoints)."""
+        chosen = "channels_last" if self.channels_last else "contiguous"
+        if self.layout_choice != "auto":
+            return f"{chosen} (train.channels_last = {str(self.layout_choice).lower()})"
+        why = "bf16 with convolutions" if self.channels_last else "not bf16 with convolutions"
+        return f"{chosen} (auto: {why})"
+
+    def compiled(self, fn: Fn, name: str) -> Fn:
+        """`fn`, a part of the step from tensors (its random draws passed in) to losses,
+        compiled by torch.compile when train.compile is set; `fn` itself otherwise. Call it
+        inside `precision()`, then `update` with the loss it returns."""
+        if not self.compile:
+            return fn
+        region = CompiledRegion(fn, name)
+        self.regions.append(region)
+        return region  # type: ignore[return-value]
+
+    @property
+    def graphs(self) -> int:
+        """The graphs torch.compile has built for this method's step so far."""
+        return sum(region.graphs for region in self.regions)
 
     def optimizer(self, optimizer: Opt, *modules: nn.Module) -> Opt:
         """Register an optimizer built from the recipe's settings over `modules`' parameters
@@ -140,10 +177,16 @@ class Updater:
             copies.refresh()
 
     def restored(self) -> None:
-        """After a resume loaded the optimizers' states: the recipe's settings again, and
-        fresh bf16 copies of the loaded weights."""
+        """After a resume loaded the optimizers' states: the recipe's settings again, each
+        state tensor in its parameter's memory format (a checkpoint holds them contiguous;
+        the fused step pairs elements by memory order), and fresh bf16 copies of the loaded
+        weights."""
         for optimizer, groups in self.settings.items():
             for group, settings in zip(optimizer.param_groups, groups, strict=True):
                 group.update(copy.deepcopy(settings))
+            for param, state in optimizer.state.items():
+                for key, value in state.items():
+                    if torch.is_tensor(value) and value.shape == param.shape:
+                        state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
         for copies in self.copies.values():
             copies.refresh()

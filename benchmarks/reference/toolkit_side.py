@@ -113,7 +113,8 @@ def loss_terms(method: Method, real: torch.Tensor, noise_seed: int) -> dict[str,
             "loss_tc": values["loss_tc"],
         }
     with torch.no_grad():
-        mean, log_var, z, reconstruction, kl = method.elbo_terms(real)
+        noise = method.draw_noise(real.shape[0], real.device)
+        mean, log_var, z, reconstruction, kl = method.elbo_terms(real, noise)
         regulariser = method.regulariser(kl, mean, log_var, z)
     return {
         "reconstruction": float(reconstruction),

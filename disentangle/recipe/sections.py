@@ -51,8 +51,14 @@ class Train(Section):
         "auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N, mps"
     )
     precision: Literal["fp32", "bf16"] = "fp32"
-    channels_last: bool = Field(False, description="NHWC memory layout for convolutions")
-    compile: bool = Field(False, description="torch.compile the method's networks")
+    channels_last: bool | Literal["auto"] = Field(
+        "auto",
+        description="NHWC memory layout for convolutions; auto: on for bf16 networks with "
+        "convolutions (measured faster there: docs/benchmarks.md), off otherwise",
+    )
+    compile: bool = Field(
+        False, description="torch.compile the parts of the step each method marks (its losses)"
+    )
     log_every: int = Field(50, ge=1, description="iterations between metrics.jsonl lines")
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")

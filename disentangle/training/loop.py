@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from disentangle.analysis.evaluate import evaluate
+from disentangle.compiled import cpu_compile_problem
 from disentangle.contract import check_step
 from disentangle.device import resolve_device
 from disentangle.errors import (
@@ -39,7 +40,6 @@ from disentangle.run.metrics_log import json_line, nonfinite_keys
 from disentangle.run.safety import check_folder, claim_folder
 from disentangle.run.triage import check_shapes, newest_intact, refuse_backwards
 from disentangle.training import distributed
-from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.data import DeviceBatches
 from disentangle.training.progress import TrainingProgress
 from disentangle.training.tensorboard import Board
@@ -243,6 +243,7 @@ class Trainer:
             "torch": torch.__version__,
             "device": str(self.device),
             "processes": self.ranks.world,
+            "memory_format": self.updater.layout(),
         }
 
     def _checkpoint(self) -> None:
@@ -353,10 +354,21 @@ class Trainer:
         if self.board is not None:
             self.board.record(record)
 
+    def header(self) -> str:
+        """What the run computes on and how: device, precision, memory format, compile."""
+        t = self.recipe.train
+        compiled = ", torch.compile" if self.updater.compile else ""
+        return (
+            f"training {self.recipe.name} on {self.device}: {t.precision}, memory format "
+            f"{self.updater.layout()}{compiled}"
+        )
+
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
         totals = torch.zeros(len(self.method.scalars), device=self.device)
         count = 0
+        if show_progress and main:
+            print(self.header(), file=sys.stderr)
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:

@@ -37,6 +37,9 @@ from disentangle import Backbone, Components, Iterations, MethodSetup
 from disentangle.errors import Problem
 from disentangle_infogan.method import InfoGAN, InfoGANParams
 
+#: two latent batches sharing the noise and one code per row, and that code's index per row
+Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
 
 class InfoGANCRParams(InfoGANParams):
     cr_weight: float = Field(
@@ -105,7 +108,7 @@ class InfoGANCR(InfoGAN):
     def record(self, means: list[float]) -> dict[str, Any]:
         return {**super().record(means[:-1]), "loss_cr": means[-1], "cr_weight": self.weight}
 
-    def _pairs(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _pairs(self, n: int) -> Pairs:
         """Two latent batches sharing the noise and, row by row, the code `labels` names."""
         codes = self.comps.codes
         labels = torch.randint(len(codes), (n,), generator=self.rng, device=self.device)
@@ -117,9 +120,9 @@ class InfoGANCR(InfoGAN):
         ]
         return torch.cat([z, *first], dim=1), torch.cat([z, *second], dim=1), labels
 
-    def _contrastive(self, n: int) -> torch.Tensor:
-        """The CR discriminator's cross entropy on a fresh batch of pairs (two G calls)."""
-        first, second, labels = self._pairs(n)
+    def _contrastive(self, pairs: Pairs) -> torch.Tensor:
+        """The CR discriminator's cross entropy on a batch of pairs (two G calls)."""
+        first, second, labels = pairs
         logits = self.critic(self.generator(first), self.generator(second))
         return F.cross_entropy(logits.float(), labels)
 
@@ -148,8 +151,11 @@ class InfoGANCR(InfoGAN):
         self.critic.requires_grad_(False)
         return loss.detach()
 
-    def _g_regulariser(self, n: int) -> torch.Tensor | None:
-        return self.weight * self._contrastive(n) if self.weight > 0 else None
+    def _g_draws(self, n: int) -> Pairs | None:
+        return self._pairs(n) if self.weight > 0 else None
+
+    def _g_regulariser(self, draws: Pairs | None) -> torch.Tensor | None:
+        return None if draws is None else self.weight * self._contrastive(draws)
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         done = int(self.iterations)

@@ -31,7 +31,9 @@ each on freshly sampled z and c (InfoGAN-CR's dSprites code runs two). With the 
 iteration, its random draws and its result are exactly those of the single-G-step rule.
 
 Placement, precision (bf16: autocast with one bf16 copy of each conv and linear weight of G
-and D), compile and the optimizer steps are the core's updater's (disentangle/update.py).
+and D), compile and the optimizer steps are the core's updater's (disentangle/update.py):
+with train.compile, D's and G's losses (`_d_loss`, `_g_loss`: G, D and Q traced with them)
+are the step's two compiled regions, each fed the z and c drawn before it.
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ class InfoGAN(Method):
                 "torch.compile'd modules do not support; set train.compile = false"
             )
             found.append(Problem("method.r1", problem, repr(recipe.method.r1)))
+        if recipe.method.augment and recipe.train.compile:
+            problem = (
+                "DiffAugment draws its transformations with the run's generator inside the "
+                "step, which torch.compile cannot trace; set train.compile = false"
+            )
+            found.append(Problem("method.augment", problem, repr(recipe.method.augment)))
         return found
 
     def __init__(self, spec: InfoGANParams, setup: MethodSetup) -> None:
@@ -156,6 +164,8 @@ class InfoGAN(Method):
         self.any_free = bool(self.free.any())
         #: the weight of each code's L_I in Q's head's own loss: λ, or 1 for a code with λ = 0
         self.q_weights = torch.where(self.weights == 0, 1.0, self.weights)
+        self._d_losses = self.updater.compiled(self._d_loss, "D step")
+        self._g_losses = self.updater.compiled(self._g_loss, "G step")
 
     def adam(
         self, modules: list[nn.Module], lr: float, extra: list[nn.Parameter] | None = None
@@ -223,48 +233,69 @@ class InfoGAN(Method):
     def _d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Latents]:
         """One D/Q step on fresh z and c (G as it is): D's adversarial loss, L_I per code, and
         the latents it drew."""
-        d, q_head = self.discriminator, self.discriminator.q_head
         latents, codes = self._latents(real.shape[0])
+        if self.r1:
+            real = real.detach().requires_grad_(True)
         with self.updater.precision():
-            with torch.no_grad():
-                fake = self.generator(latents)
-            if self.r1:
-                real = real.detach().requires_grad_(True)
-            real_logits = d.d_head(d.trunk(self._augment(real))).flatten()
-            features = d.trunk(self._augment(fake))
-            fake_logits = d.d_head(features).flatten()
-            adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
-            if self.mi_trains_trunk:
-                bounds = self._bounds(q_head, features, codes)
-                loss_d = adv_d - (self.weights * bounds).sum()
-                if self.any_free:
-                    free_bounds = self.estimator(q_head(features.detach()), codes)
-                    loss_d = loss_d - (self.free * free_bounds).sum()
-            else:
-                bounds = self._bounds(q_head, features.detach(), codes)
-                loss_d = adv_d - (self.q_weights * bounds).sum()
-            if self.r1:
-                loss_d = loss_d + self.r1 / 2 * _gradient_penalty(real_logits, real)
+            loss_d, adv_d, bounds = self._d_losses(real, latents, codes)
         self.updater.update(loss_d, self.opt_d)
         return adv_d, bounds, (latents, codes)
 
-    def _g_regulariser(self, n: int) -> torch.Tensor | None:
-        """A further term of each G step's loss (none for InfoGAN; InfoGAN-CR's contrastive
-        term), computed inside the step's precision region."""
+    def _d_loss(
+        self, real: torch.Tensor, latents: torch.Tensor, codes: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's loss, its adversarial part and L_I per code, from the real batch and G's input
+        (the compiled region of the D step)."""
+        d, q_head = self.discriminator, self.discriminator.q_head
+        with torch.no_grad():
+            fake = self.generator(latents)
+        real_logits = d.d_head(d.trunk(self._augment(real))).flatten()
+        features = d.trunk(self._augment(fake))
+        fake_logits = d.d_head(features).flatten()
+        adv_d = (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).float()
+        if self.mi_trains_trunk:
+            bounds = self._bounds(q_head, features, codes)
+            loss_d = adv_d - (self.weights * bounds).sum()
+            if self.any_free:
+                free_bounds = self.estimator(q_head(features.detach()), codes)
+                loss_d = loss_d - (self.free * free_bounds).sum()
+        else:
+            bounds = self._bounds(q_head, features.detach(), codes)
+            loss_d = adv_d - (self.q_weights * bounds).sum()
+        if self.r1:
+            loss_d = loss_d + self.r1 / 2 * _gradient_penalty(real_logits, real)
+        return loss_d, adv_d, bounds
+
+    def _g_draws(self, n: int) -> Any:
+        """The random draws of a further term of each G step's loss, made after its z and c
+        (none for InfoGAN; InfoGAN-CR's pairs)."""
+        return None
+
+    def _g_regulariser(self, draws: Any) -> torch.Tensor | None:
+        """A further term of each G step's loss from `_g_draws`' draws (none for InfoGAN;
+        InfoGAN-CR's contrastive term), computed inside the step's compiled region."""
         return None
 
     def _g_step(self, n: int, drawn: Latents | None = None) -> torch.Tensor:
         """One G step (D frozen) on `drawn` z and c, else on fresh ones; its adversarial
         loss, detached."""
-        d = self.discriminator
         latents, codes = drawn if drawn is not None else self._latents(n)
+        draws = self._g_draws(n)
         with self.updater.precision():
-            features = d.trunk(self._augment(self.generator(latents)))
-            adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
-            g_bounds = self._bounds(d.q_head, features, codes)
-            loss_g = adv_g - (self.weights * g_bounds).sum()
-            extra = self._g_regulariser(n)
-            if extra is not None:
-                loss_g = loss_g + extra
+            loss_g, adv_g = self._g_losses(latents, codes, draws)
         self.updater.update(loss_g, self.opt_g)
         return adv_g.detach()
+
+    def _g_loss(
+        self, latents: torch.Tensor, codes: list[torch.Tensor], draws: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's loss and its adversarial part (the compiled region of the G step)."""
+        d = self.discriminator
+        features = d.trunk(self._augment(self.generator(latents)))
+        adv_g = F.softplus(-d.d_head(features).flatten()).mean().float()
+        g_bounds = self._bounds(d.q_head, features, codes)
+        loss_g = adv_g - (self.weights * g_bounds).sum()
+        extra = self._g_regulariser(draws)
+        if extra is not None:
+            loss_g = loss_g + extra
+        return loss_g, adv_g

@@ -79,6 +79,7 @@ class BetaVAE(Method):
         self.networks = {"encoder": self.e, "decoder": self.g}
         self.optimizers = {"opt": self.opt}
         self.scalars = ["loss", "reconstruction", "kl", "elbo"]
+        self._losses = self.updater.compiled(self._loss, "VAE step")
 
     def decoder(self) -> nn.Module:
         return self.g
@@ -114,22 +115,31 @@ class BetaVAE(Method):
         """The term added to the reconstruction: β · KL (β-VAE)."""
         return self.spec.beta * kl
 
+    def draw_noise(self, n: int, device: torch.device) -> torch.Tensor:
+        """The reparameterisation noise of a batch of n images (the step's first draw)."""
+        return torch.randn((n, self.latent_dim), generator=self.rng, device=device)
+
     def elbo_terms(
-        self, real: torch.Tensor
+        self, real: torch.Tensor, noise: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The posterior's means and log variances, one reparameterised sample z (the
-        step's only random draw so far), and the batch means of the reconstruction loss and
-        of KL(q(z|x) ‖ N(0, I))."""
+        """The posterior's means and log variances, the reparameterised sample
+        z = mean + σ · noise, and the batch means of the reconstruction loss and of
+        KL(q(z|x) ‖ N(0, I))."""
         mean, log_var = self._posterior(real)
-        noise = torch.randn(mean.shape, generator=self.rng, device=mean.device)
         z = mean + torch.exp(0.5 * log_var) * noise
         reconstruction = self.reconstruction(real, z).mean()
         kl = (0.5 * (mean.square() + log_var.exp() - log_var - 1).sum(dim=1)).mean()
         return mean, log_var, z, reconstruction, kl
 
+    def _loss(self, real: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The loss, reconstruction and KL (the step's compiled region; a subclass may return
+        more after them)."""
+        mean, log_var, z, reconstruction, kl = self.elbo_terms(real, noise)
+        return reconstruction + self.regulariser(kl, mean, log_var, z), reconstruction, kl
+
     def step(self, real: torch.Tensor) -> torch.Tensor:
+        noise = self.draw_noise(real.shape[0], real.device)
         with self.updater.precision():
-            mean, log_var, z, reconstruction, kl = self.elbo_terms(real)
-            loss = reconstruction + self.regulariser(kl, mean, log_var, z)
+            loss, reconstruction, kl = self._losses(real, noise)
         self.updater.update(loss, self.opt)
         return torch.stack([loss, reconstruction, kl, reconstruction + kl]).detach()

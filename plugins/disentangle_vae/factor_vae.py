@@ -43,13 +43,22 @@ def tc_discriminator(latents: int) -> nn.Sequential:
     return net
 
 
+def permutations(
+    n: int, dims: int, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """One permutation of the batch per dimension, drawn in dimension order: [n, dims]."""
+    orders = [torch.randperm(n, generator=generator, device=device) for _ in range(dims)]
+    return torch.stack(orders, dim=1)
+
+
+def shuffle(z: torch.Tensor, orders: torch.Tensor) -> torch.Tensor:
+    """Column j of z in the order of column j of `orders` (`permutations`)."""
+    return torch.gather(z, 0, orders)
+
+
 def shuffle_codes(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each dimension permuted across the batch on its own: a sample of Π_j q(z_j)."""
-    columns = [
-        column[torch.randperm(len(z), generator=generator, device=z.device)]
-        for column in z.unbind(dim=1)
-    ]
-    return torch.stack(columns, dim=1)
+    return shuffle(z, permutations(len(z), z.shape[1], generator, z.device))
 
 
 class FactorVAE(BetaVAE):
@@ -67,20 +76,32 @@ class FactorVAE(BetaVAE):
         self.networks["tc_discriminator"] = self.critic
         self.optimizers["opt_tc"] = self.opt_tc
         self.scalars += ["tc", "loss_tc"]
+        self._critic_losses = self.updater.compiled(self._critic_loss, "TC discriminator step")
+
+    def _loss(self, real: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The VAE's loss (with γ · TC), reconstruction, KL, TC and the sample z, the TC
+        discriminator frozen (the step's first compiled region)."""
+        _, _, z, reconstruction, kl = self.elbo_terms(real, noise)
+        logits = self.critic(z).float()
+        tc = (logits[:, 0] - logits[:, 1]).mean()
+        return reconstruction + kl + self.spec.gamma * tc, reconstruction, kl, tc, z
+
+    def _critic_loss(self, z: torch.Tensor, orders: torch.Tensor) -> torch.Tensor:
+        """The discriminator's loss on the samples z and their shuffle (the second region)."""
+        p_joint = F.softmax(self.critic(z), dim=1)[:, 0].clamp(1e-6, 1 - 1e-6)
+        p_product = F.softmax(self.critic(shuffle(z, orders)), dim=1)[:, 1].clamp(1e-6, 1 - 1e-6)
+        return -(0.5 * p_joint.log().mean() + 0.5 * p_product.log().mean())
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
+        n = real.shape[0]
+        noise = self.draw_noise(n, real.device)
+        orders = permutations(n, self.latent_dim, self.rng, real.device)
         with self.updater.precision():
-            _, _, z, reconstruction, kl = self.elbo_terms(real)
-            shuffled = shuffle_codes(z.detach(), self.rng)
             self.critic.requires_grad_(False)
-            logits = self.critic(z).float()
+            loss, reconstruction, kl, tc, z = self._losses(real, noise)
             self.critic.requires_grad_(True)
-            tc = (logits[:, 0] - logits[:, 1]).mean()
-            loss = reconstruction + kl + self.spec.gamma * tc
             # the discriminator's loss on the same samples (theirs: one graph, two optimizers)
-            p_joint = F.softmax(self.critic(z.detach()), dim=1)[:, 0].clamp(1e-6, 1 - 1e-6)
-            p_product = F.softmax(self.critic(shuffled), dim=1)[:, 1].clamp(1e-6, 1 - 1e-6)
-            loss_tc = -(0.5 * p_joint.log().mean() + 0.5 * p_product.log().mean())
+            loss_tc = self._critic_losses(z.detach(), orders)
         # disjoint parameters: each optimizer's parameters get only their own loss's gradient
         self.updater.update(loss + loss_tc, self.opt, self.opt_tc)
         numbers = [loss, reconstruction, kl, reconstruction + kl, tc, loss_tc]

@@ -104,14 +104,17 @@ class AnnealedVAE(BetaVAE):
         self.iterations = Iterations().to(setup.device)
         self.networks["schedule"] = self.iterations
 
-    def capacity(self) -> float:
+    def capacity(self) -> torch.Tensor:
+        """C at this iteration (float64, as the Python arithmetic of theirs), a tensor so that
+        the compiled step reads it from the schedule without leaving its graph."""
         s = self.spec
-        return min(s.c_max, s.c_max * int(self.iterations) / s.iteration_threshold)
+        grown = self.iterations.count.double() * s.c_max / s.iteration_threshold
+        return grown.clamp(max=s.c_max)
 
     def regulariser(
         self, kl: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor, z: torch.Tensor
     ) -> torch.Tensor:
-        return self.spec.gamma * (kl - self.capacity()).abs()
+        return self.spec.gamma * (kl - self.capacity().to(kl.dtype)).abs()
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         numbers = super().step(real)

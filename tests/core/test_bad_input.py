@@ -446,6 +446,15 @@ VALUE_CASES = [
         recipe=tiny(("method", {"type": "infogan", "r1": 1.0}), ("train.compile", True)),
     ),
     case(
+        "augment-with-compile-validate",
+        ("validate", "{recipe}"),
+        "method.augment",
+        "train.compile",
+        recipe=tiny(
+            ("method", {"type": "infogan", "augment": ["cutout"]}), ("train.compile", True)
+        ),
+    ),
+    case(
         "duplicate-code-names-run",
         ("run", "{recipe}", *OUT),
         "codes[1].name",

@@ -17,7 +17,8 @@ from torch import nn
 
 from disentangle import Method, MethodSetup, Params
 from disentangle.contract import ContractError
-from disentangle.errors import RecipeError
+from disentangle.errors import RecipeError, TrainingError
+from disentangle.method import check_builds
 from disentangle.plugins import host
 from disentangle.recipe import validate_recipe
 from disentangle.training.loop import train
@@ -114,6 +115,17 @@ def recipe_for(tiny_recipe: dict[str, Any], method: str) -> dict[str, Any]:
     for code in tiny_recipe["codes"]:
         code.pop("lambda", None)  # InfoGAN's
     return {**tiny_recipe, "method": {"type": method}}
+
+
+def test_compile_is_refused_for_a_method_that_marks_nothing_to_compile(
+    contract_methods: None, tiny_recipe: dict[str, Any]
+) -> None:
+    data = recipe_for(tiny_recipe, "tiny_ok")
+    data["train"]["compile"] = True
+    with pytest.raises(TrainingError, match=r"train\.compile: method 'tiny_ok' .*compiled"):
+        check_builds(validate_recipe(data))
+    data["train"]["compile"] = False
+    check_builds(validate_recipe(data))
 
 
 def test_a_method_that_keeps_the_contract_trains(

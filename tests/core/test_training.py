@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import torch
 
+from disentangle.compiled import cpu_compile_problem
 from disentangle.errors import RecipeError, RunDirError, TrainingError
 from disentangle.recipe import validate_recipe
 from disentangle.run import load_run
 from disentangle.run.checkpoint import load_checkpoint
-from disentangle.training.compiler import cpu_compile_problem
 from disentangle.training.loop import Trainer, resume, train
 
 

@@ -119,10 +119,15 @@ class Autoencoder(Method):
         self.networks = {"decoder": self.g, "encoder": self.e}
         self.optimizers = {"opt": self.opt}
         self.scalars = ["loss_reconstruction"]
+        # the part of the step that train.compile compiles (tensors in, the loss out)
+        self.loss = self.updater.compiled(self.reconstruction_error, "autoencoder step")
+
+    def reconstruction_error(self, real: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self.g(self.e(real)).float(), real)
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         with self.updater.precision():
-            loss = F.mse_loss(self.g(self.e(real)).float(), real)
+            loss = self.loss(real)
         self.updater.update(loss, self.opt)
         return loss.detach().reshape(1)
 
@@ -146,8 +151,9 @@ class CyclicalBetaVAE(BetaVAE):
         self.networks["schedule"] = self.iterations  # checkpointed: a resume keeps the phase
 
     def regulariser(self, kl, mean, log_var, z):
-        phase = int(self.iterations) % self.spec.cycle / self.spec.cycle
-        return phase * self.spec.beta * kl
+        # a tensor, not int(self.iterations): the compiled step reads it without leaving its graph
+        phase = (self.iterations.count % self.spec.cycle).double() / self.spec.cycle
+        return (phase * self.spec.beta).to(kl.dtype) * kl
 
     def step(self, real: torch.Tensor) -> torch.Tensor:
         numbers = super().step(real)

@@ -191,7 +191,7 @@ def test_the_annealed_capacity_grows_to_c_max_and_resumes(tmp_path: Path) -> Non
     vae, images = build(type="annealed_vae", gamma=10.0, c_max=3.0, iteration_threshold=4)
     capacities = []
     for _ in range(6):
-        capacities.append(vae.capacity())
+        capacities.append(float(vae.capacity()))
         vae.step(images)
     assert capacities == [0.0, 0.75, 1.5, 2.25, 3.0, 3.0]
     kl = torch.tensor(5.0)

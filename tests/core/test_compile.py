@@ -1,0 +1,137 @@
+"""train.compile compiles each method's loss regions into a fixed number of graphs and says
+when dynamo falls back; train.channels_last = "auto" picks the layout for bf16 convolutions."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from support.tiny import TINY_RECIPE, tiny_grid
+
+from disentangle.compiled import CompiledRegion, CompileFallbackWarning, cpu_compile_problem
+from disentangle.recipe import validate_recipe
+from disentangle.run import Run
+from disentangle.run.checkpoint import read_meta
+from disentangle.training.loop import Trainer, train
+
+needs_compiler = pytest.mark.skipif(
+    cpu_compile_problem() is not None, reason="inductor cannot build CPU kernels here"
+)
+
+VAE = {
+    "noise": {"type": "gaussian", "dim": 0},
+    "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
+    "backbone": {"type": "dlib_conv"},
+    "dataset": tiny_grid(64),
+}
+CR = {
+    "codes": [{"type": "uniform", "name": "a"}, {"type": "uniform", "name": "b"}],
+    "backbone": {"type": "dsprites"},
+    "dataset": tiny_grid(64),
+}
+
+
+def recipe(change: dict[str, Any], **train_options: Any) -> Any:
+    data = copy.deepcopy(TINY_RECIPE)
+    data.update(copy.deepcopy(change))
+    data["train"].update(device="cpu", **train_options)
+    return validate_recipe(data)
+
+
+def trainer(change: dict[str, Any], tmp_path: Path, **train_options: Any) -> Trainer:
+    return Trainer(recipe(change, **train_options), Run(tmp_path / "run"))
+
+
+@needs_compiler
+@pytest.mark.parametrize(
+    ("change", "graphs"),
+    [
+        pytest.param(
+            {**VAE, "method": {"type": "annealed_vae", "iteration_threshold": 2}},
+            {"VAE step": 1},
+            id="annealed_vae",  # its capacity changes every step: read from a tensor
+        ),
+        pytest.param(
+            {**VAE, "method": {"type": "factor_vae"}},
+            {"VAE step": 1, "TC discriminator step": 1},
+            id="factor_vae",
+        ),
+        pytest.param(
+            {**CR, "method": {"type": "infogan_cr", "start": 2}},
+            {"D step": 1, "G step": 2},  # InfoGAN's two, and G's loss gains the contrastive
+            id="infogan_cr",  # term at `start`
+        ),
+    ],
+)
+def test_each_method_compiles_into_a_fixed_number_of_graphs(
+    change: dict[str, Any], graphs: dict[str, int], tmp_path: Path
+) -> None:
+    t = trainer(change, tmp_path, compile=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileFallbackWarning)  # no silent or noisy fallback
+        numbers = [t.method.step(t.batches.batch(i)) for i in range(4)]
+    assert {r.name: r.graphs for r in t.updater.regions} == graphs
+    assert all(bool(torch.isfinite(n).all()) for n in numbers)
+
+
+@needs_compiler
+def test_a_compiled_step_computes_the_eager_steps_losses(tmp_path: Path) -> None:
+    change = {**VAE, "method": {"type": "beta_vae", "beta": 4.0}}
+    eager, compiled = trainer(change, tmp_path), trainer(change, tmp_path, compile=True)
+    for i in range(3):
+        batch = eager.batches.batch(i)
+        torch.testing.assert_close(
+            compiled.method.step(batch), eager.method.step(batch), rtol=1e-4, atol=1e-4
+        )
+
+
+@needs_compiler
+def test_dynamo_falling_back_is_said_once_with_its_reason() -> None:
+    generator = torch.Generator().manual_seed(0)
+
+    def noisy(x: torch.Tensor) -> torch.Tensor:  # a draw inside: dynamo breaks the graph
+        return (x + torch.randn(x.shape, generator=generator)).sum()
+
+    region = CompiledRegion(noisy, "test step")
+    with pytest.warns(CompileFallbackWarning, match=r"test step .*\(.+\)"):
+        first = region(torch.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileFallbackWarning)
+        second = region(torch.zeros(3))  # still correct, and not said again
+    assert torch.isfinite(first) and torch.isfinite(second) and first != second
+
+
+@pytest.mark.parametrize(
+    ("precision", "choice", "expected"),
+    [
+        ("bf16", "auto", True),
+        ("fp32", "auto", False),
+        ("bf16", False, False),
+        ("fp32", True, True),
+    ],
+)
+def test_the_memory_format_is_chosen_and_recorded(
+    precision: str, choice: Any, expected: bool, tmp_path: Path
+) -> None:
+    data = {"train": {**TINY_RECIPE["train"], "iterations": 2, "checkpoint_every": 2}}
+    t = trainer(data, tmp_path, precision=precision, channels_last=choice)
+    assert t.updater.channels_last is expected
+    conv = next(m for m in t.method.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
+    layout = "channels_last" if expected else "contiguous"
+    assert t.header().split("memory format ")[1].startswith(layout)
+    run = train(recipe(data, precision=precision, channels_last=choice), tmp_path / "trained")
+    meta = read_meta(next((run.path / "checkpoints").glob("*.json")))
+    assert meta["memory_format"].startswith(layout)
+
+
+def test_auto_leaves_a_network_without_convolutions_alone(tmp_path: Path) -> None:
+    t = trainer({**VAE, "method": {"type": "factor_vae"}}, tmp_path, precision="bf16")
+    assert t.updater.channels_last  # the VAE's convolutions
+    assert "auto: bf16 with convolutions" in t.updater.layout()
+    assert json.dumps(t.updater.layout())  # a plain string, for checkpoints' metadata
