@@ -133,7 +133,7 @@ def udr(
     images drawn with replacement (seeded) from the first run's dataset."""
     if len(runs) < 2:
         raise DisentangleError("UDR compares runs with each other: it needs at least two runs")
-    refuse_mixed(runs, ("method", "dataset"), "model selection")
+    refuse_mixed(runs, ("dataset",), "model selection")
     dev = resolve_device(device, where="--device")
     trained = [r.load(device=str(dev)) for r in runs]
     for run, t in zip(runs, trained, strict=True):

@@ -102,6 +102,23 @@ def test_select_needs_two_runs_of_one_image_shape(three_runs: list[Run]) -> None
         model_centrality(three_runs[:1], **SMALL)
 
 
+def test_a_pool_of_methods_is_selected_from_but_not_a_mix_of_datasets(
+    three_runs: list[Run], digit_runs: list[Run], tmp_path: Path
+) -> None:
+    """InfoGAN-CR's ModelCentrality selects among a pool of models: methods may differ (here
+    a β-VAE beside InfoGAN on the same images), the dataset may not."""
+    vae = {
+        **TINY_RECIPE,
+        "method": {"type": "beta_vae"},
+        "noise": {"type": "gaussian", "dim": 0},
+        "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
+    }
+    pool = [*three_runs[:2], train(validate_recipe(vae), tmp_path / "vae")]
+    assert len(model_centrality(pool, **SMALL).centrality) == 3
+    with pytest.raises(DisentangleError, match=r"differ in dataset\.type"):
+        model_centrality([three_runs[0], digit_runs[0]], **SMALL)
+
+
 def test_select_command_prints_the_table_and_the_chosen_run(three_runs: list[Run]) -> None:
     args = ["--groups", "12", "--group-size", "8", "--std-images", "64"]
     code, output = invoke("select", *[str(r.path) for r in three_runs], *args)
