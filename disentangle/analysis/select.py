@@ -2,7 +2,9 @@
 
 Each run in turn is a teacher: its generator draws groups of images in which one of its codes
 is held fixed (the code cycles over the groups) while the noise and the other codes vary, as
-InfoGAN-CR's `gan_task_mc_generate_metric_data.py` does (500 groups of 100 images). Every other
+InfoGAN-CR's `gan_task_mc_generate_metric_data.py` does (500 groups of 100 images); each
+dimension of a continuous code is a factor of its own (a VAE's one Gaussian code of d
+dimensions is d factors, each held fixed in turn). Every other
 run, the student, encodes them, and is scored by the FactorVAE metric on the teacher's codes as
 ground truth, as their `FactorVAEMetric` does on such groups: the student's representation is
 divided by its std over images of the teacher's (columns with none are left out), each group
@@ -50,10 +52,10 @@ def need_two(runs: list[Run]) -> None:
 
 @dataclass
 class TeacherData:
-    """A teacher's images: groups that each hold one code fixed, and images for the std."""
+    """A teacher's images: groups that each hold one factor fixed, and images for the std."""
 
     groups: torch.Tensor  # uint8 [groups, group size, C, H, W]
-    labels: torch.Tensor  # the fixed code of each group, int64 [groups]
+    labels: torch.Tensor  # the fixed factor of each group, int64 [groups]
     std_images: torch.Tensor  # uint8 [n, C, H, W]
 
 
@@ -70,17 +72,32 @@ class Centrality:
         return self.runs[max(range(len(self.runs)), key=self.centrality.__getitem__)]
 
 
+def factor_columns(comps: Components) -> list[slice]:
+    """The columns of G's input that each of the teacher's factors holds: a discrete code's
+    whole block (one value, one-hot), each dimension of a continuous code on its own (a VAE's
+    one Gaussian code of d dimensions is d factors, as its d latents are)."""
+    found = []
+    for part in comps.layout.codes:
+        columns = part.input
+        if part.code.discrete:
+            found.append(columns)
+        else:
+            found += [slice(c, c + 1) for c in range(columns.start, columns.stop)]
+    return found
+
+
 def group_latents(
     comps: Components, groups: int, group_size: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Latents [groups, group size, latent dim] in which group k holds code k mod (codes)
-    at its first row's value, and the fixed code of each group."""
+    """Latents [groups, group size, latent dim] in which group k holds factor k mod (factors)
+    (`factor_columns`) at its first row's value, and the fixed factor of each group."""
     if not comps.codes:
         raise DisentangleError("a run without codes cannot be a teacher: it has nothing to fix")
+    factors = factor_columns(comps)
     latents = sample_latents(comps, groups * group_size, seed).view(groups, group_size, -1)
-    labels = torch.arange(groups) % len(comps.codes)
+    labels = torch.arange(groups) % len(factors)
     for k, label in enumerate(labels.tolist()):
-        columns = comps.layout.codes[label].input
+        columns = factors[label]
         latents[k, :, columns] = latents[k, 0, columns]
     return latents, labels
 

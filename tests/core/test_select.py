@@ -43,6 +43,24 @@ def test_each_group_holds_one_code_fixed_and_the_rest_varies(tiny_recipe: dict[s
         assert latents[k, :, :4].std(dim=0).min() > 0  # the noise always varies
 
 
+def test_each_dimension_of_a_continuous_code_is_a_factor_of_its_own() -> None:
+    """A VAE's one Gaussian code of 3 dimensions is 3 factors (held fixed one at a time);
+    holding the whole code fixed would give every group the same label: a score of 1 for any
+    student."""
+    vae = {
+        **TINY_RECIPE,
+        "method": {"type": "beta_vae"},
+        "noise": {"type": "gaussian", "dim": 0},
+        "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
+    }
+    comps = build_components(validate_recipe(vae))
+    latents, labels = group_latents(comps, groups=6, group_size=5, seed=0)
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2]
+    for k, label in enumerate(labels.tolist()):
+        varying = latents[k].std(dim=0)
+        assert varying[label] == 0 and (varying[[c for c in range(3) if c != label]] > 0).all()
+
+
 def groups_of_pixels(n_groups: int, size: int) -> TeacherData:
     """Two-pixel 'images' whose pixel k is code k; group g holds code g mod 2 fixed."""
     g = torch.Generator().manual_seed(0)
