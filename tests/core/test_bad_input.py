@@ -1180,13 +1180,8 @@ MIXED_CASES = [
         "infogan_cr: {tmp}/other",
         setup=OTHER_METHOD,
     ),
-    case("select-two-methods", "select {run} {tmp}/other", "method.type", setup=OTHER_METHOD),
-    case(
-        "select-purity-two-methods",
-        "select {run} {tmp}/other --by purity",
-        "method.type",
-        setup=OTHER_METHOD,
-    ),
+    # select takes a pool of methods on one dataset (tests/core/test_select.py), not a mix of
+    # datasets
     case(
         "select-two-datasets",
         "select {run} {tmp}/other",
