@@ -99,6 +99,12 @@ class Updater:
             if self.channels_last:
                 module.to(memory_format=torch.channels_last)
 
+    def summary(self) -> str:
+        """Device, precision, memory format and compile, for the run's first line."""
+        compiled = ", torch.compile" if self.compile else ""
+        precision = "bf16" if self.bf16 else "fp32"
+        return f"{self.device}, {precision}, memory format {self.layout()}{compiled}"
+
     def layout(self) -> str:
         """The memory format chosen, and why (for the run's header and checkpoints)."""
         chosen = "channels_last" if self.channels_last else "contiguous"

@@ -354,21 +354,11 @@ class Trainer:
         if self.board is not None:
             self.board.record(record)
 
-    def header(self) -> str:
-        """What the run computes on and how: device, precision, memory format, compile."""
-        t = self.recipe.train
-        compiled = ", torch.compile" if self.updater.compile else ""
-        return (
-            f"training {self.recipe.name} on {self.device}: {t.precision}, memory format "
-            f"{self.updater.layout()}{compiled}"
-        )
-
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
-        totals = torch.zeros(len(self.method.scalars), device=self.device)
-        count = 0
+        totals, count = torch.zeros(len(self.method.scalars), device=self.device), 0
         if show_progress and main:
-            print(self.header(), file=sys.stderr)
+            print(f"training {self.recipe.name}: {self.updater.summary()}", file=sys.stderr)
         started = time.perf_counter()
         with TrainingProgress(t.iterations, self.iteration, show_progress and main) as bar:
             while self.iteration < t.iterations:

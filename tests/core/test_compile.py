@@ -4,7 +4,6 @@ when dynamo falls back; train.channels_last = "auto" picks the layout for bf16 c
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -124,14 +123,16 @@ def test_the_memory_format_is_chosen_and_recorded(
     conv = next(m for m in t.method.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
     layout = "channels_last" if expected else "contiguous"
-    assert t.header().split("memory format ")[1].startswith(layout)
+    assert t.updater.summary().split("memory format ")[1].startswith(layout)
     run = train(recipe(data, precision=precision, channels_last=choice), tmp_path / "trained")
     meta = read_meta(next((run.path / "checkpoints").glob("*.json")))
     assert meta["memory_format"].startswith(layout)
 
 
-def test_auto_leaves_a_network_without_convolutions_alone(tmp_path: Path) -> None:
-    t = trainer({**VAE, "method": {"type": "factor_vae"}}, tmp_path, precision="bf16")
-    assert t.updater.channels_last  # the VAE's convolutions
-    assert "auto: bf16 with convolutions" in t.updater.layout()
-    assert json.dumps(t.updater.layout())  # a plain string, for checkpoints' metadata
+def test_the_layout_says_what_auto_chose_and_why(tmp_path: Path) -> None:
+    bf16 = trainer({**VAE, "method": {"type": "factor_vae"}}, tmp_path, precision="bf16")
+    assert bf16.updater.layout() == "channels_last (auto: bf16 with convolutions)"
+    fp32 = trainer(VAE, tmp_path)
+    assert fp32.updater.layout() == "contiguous (auto: not bf16 with convolutions)"
+    forced = trainer(VAE, tmp_path, precision="bf16", channels_last=False)
+    assert forced.updater.layout() == "contiguous (train.channels_last = false)"
