@@ -9,7 +9,7 @@ backward is the compiled backward graph. Each region counts the graphs it builds
 per distinct input signature, so a fixed, small number over a run) and says once, as a
 warning with dynamo's reason, when dynamo breaks its graph or gives up and runs it eagerly
 (e.g. its recompile limit): never silently. `cpu_compile_problem` says why a CPU cannot
-compile at all.
+compile at all, and `refuse_uncompilable` refuses such a run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 from torch._dynamo.utils import counters
+
+from disentangle.errors import TrainingError
 
 #: dynamo's counters of what it could not compile: graph breaks, and the limits and
 #: unsupported constructs that send a frame back to eager
@@ -46,6 +48,13 @@ def cpu_compile_problem() -> str | None:
         f"torch.compile's CPU backend has no vector instruction set here ({why}) and fails to "
         "build these models' kernels without one; set train.compile = false"
     )
+
+
+def refuse_uncompilable(compile: bool, device_type: str) -> None:
+    """`train.compile` on a CPU whose compiler cannot build kernels: one TrainingError (for
+    `run` and `validate` alike)."""
+    if compile and device_type == "cpu" and (problem := cpu_compile_problem()) is not None:
+        raise TrainingError(f"train.compile: {problem}")
 
 
 class CompileFallbackWarning(UserWarning):

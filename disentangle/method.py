@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from disentangle.compiled import cpu_compile_problem
+from disentangle.compiled import refuse_uncompilable
 from disentangle.contract import check_method
 from disentangle.errors import Problem, TrainingError
 from disentangle.plugins import host
@@ -152,6 +152,7 @@ def check_builds(recipe: Recipe) -> None:
     train = recipe.train
     updater = Updater(cpu, train.precision, compile=train.compile)
     build_method(MethodSetup(recipe, build_components(recipe), cpu, torch.Generator(), updater))
-    on_cpu = train.device == "cpu" or (train.device == "auto" and not torch.cuda.is_available())
-    if train.compile and on_cpu and (problem := cpu_compile_problem()) is not None:
-        raise TrainingError(f"train.compile: {problem}")
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    refuse_uncompilable(
+        train.compile, torch.device(auto if train.device == "auto" else train.device).type
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from disentangle.analysis.evaluate import evaluate
-from disentangle.compiled import cpu_compile_problem
+from disentangle.compiled import refuse_uncompilable
 from disentangle.contract import check_step
 from disentangle.device import resolve_device
 from disentangle.errors import (
@@ -163,9 +163,7 @@ class Trainer:
         self.method: Method = build_method(setup)
         # after the method, so that what the recipe itself cannot do (a method's own refusal)
         # is said first, on every machine; torch.compile builds nothing before the first step
-        cpu = self.updater.compile and self.device.type == "cpu"
-        if cpu and (problem := cpu_compile_problem()) is not None:
-            raise TrainingError(f"train.compile: {problem}")
+        refuse_uncompilable(self.updater.compile, self.device.type)
         if state is not None:
             self._restore(state, overrides, source)
         data = self.comps.dataset.load()

@@ -28,6 +28,13 @@ from disentangle.run import Run
 from disentangle.training.loop import train
 
 SMALL = {"groups": 12, "group_size": 8, "std_images": 64}
+#: the tiny recipe as a β-VAE: one Gaussian code of 3 dimensions on the same images
+TINY_VAE = {
+    **TINY_RECIPE,
+    "method": {"type": "beta_vae"},
+    "noise": {"type": "gaussian", "dim": 0},
+    "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
+}
 
 
 def test_each_group_holds_one_code_fixed_and_the_rest_varies(tiny_recipe: dict[str, Any]) -> None:
@@ -47,13 +54,7 @@ def test_each_dimension_of_a_continuous_code_is_a_factor_of_its_own() -> None:
     """A VAE's one Gaussian code of 3 dimensions is 3 factors (held fixed one at a time);
     holding the whole code fixed would give every group the same label: a score of 1 for any
     student."""
-    vae = {
-        **TINY_RECIPE,
-        "method": {"type": "beta_vae"},
-        "noise": {"type": "gaussian", "dim": 0},
-        "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
-    }
-    comps = build_components(validate_recipe(vae))
+    comps = build_components(validate_recipe(TINY_VAE))
     latents, labels = group_latents(comps, groups=6, group_size=5, seed=0)
     assert labels.tolist() == [0, 1, 2, 0, 1, 2]
     for k, label in enumerate(labels.tolist()):
@@ -125,13 +126,7 @@ def test_a_pool_of_methods_is_selected_from_but_not_a_mix_of_datasets(
 ) -> None:
     """InfoGAN-CR's ModelCentrality selects among a pool of models: methods may differ (here
     a β-VAE beside InfoGAN on the same images), the dataset may not."""
-    vae = {
-        **TINY_RECIPE,
-        "method": {"type": "beta_vae"},
-        "noise": {"type": "gaussian", "dim": 0},
-        "codes": [{"type": "gaussian", "name": "z", "dim": 3}],
-    }
-    pool = [*three_runs[:2], train(validate_recipe(vae), tmp_path / "vae")]
+    pool = [*three_runs[:2], train(validate_recipe(TINY_VAE), tmp_path / "vae")]
     assert len(model_centrality(pool, **SMALL).centrality) == 3
     with pytest.raises(DisentangleError, match=r"differ in dataset\.type"):
         model_centrality([three_runs[0], digit_runs[0]], **SMALL)
