@@ -99,11 +99,19 @@ class Updater:
             if self.channels_last:
                 module.to(memory_format=torch.channels_last)
 
+    def setup(self) -> dict[str, str]:
+        """Device, precision, memory format (and why) and compile: the run's manifest."""
+        return {
+            "device": str(self.device),
+            "precision": "bf16" if self.bf16 else "fp32",
+            "memory_format": self.layout(),
+            "compile": "torch.compile" if self.compile else "eager",
+        }
+
     def summary(self) -> str:
         """Device, precision, memory format and compile, for the run's first line."""
-        compiled = ", torch.compile" if self.compile else ""
-        precision = "bf16" if self.bf16 else "fp32"
-        return f"{self.device}, {precision}, memory format {self.layout()}{compiled}"
+        s, compiled = self.setup(), ", torch.compile" if self.compile else ""
+        return f"{s['device']}, {s['precision']}, memory format {s['memory_format']}{compiled}"
 
     def layout(self) -> str:
         """The memory format chosen, and why (for the run's header and checkpoints)."""

@@ -88,10 +88,10 @@ class Run:
             )
         return path
 
-    def written(self) -> list[str]:
-        """The files the manifest lists, relative to the run folder."""
+    def _manifest(self) -> dict[str, Any]:
+        """The manifest's document: {"format", "files", and "training" once a run started}."""
         if not self.manifest_path.is_file():
-            return []
+            return {"files": []}
         try:
             doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -99,7 +99,20 @@ class Run:
         files = doc.get("files") if isinstance(doc, dict) else None
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise RunDirError(f"{self.manifest_path}: not a manifest (no list of files)")
-        return files
+        return doc
+
+    def written(self) -> list[str]:
+        """The files the manifest lists, relative to the run folder."""
+        return self._manifest()["files"]
+
+    def training(self) -> dict[str, str]:
+        """How the run trained the last time it started or resumed (device, precision, memory
+        format and why, compile), as the manifest records it; empty for an older run."""
+        return self._manifest().get("training", {})
+
+    def record_training(self, facts: dict[str, str]) -> None:
+        """Record in the manifest how the run trains (`Updater.setup`), when it (re)starts."""
+        self._write_manifest(set(self.written()), facts)
 
     def claim(self, *paths: Path) -> None:
         """List files in the manifest before they are written."""
@@ -119,9 +132,12 @@ class Run:
     def _relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.path.resolve()).as_posix()
 
-    def _write_manifest(self, files: set[str]) -> None:
+    def _write_manifest(self, files: set[str], training: dict[str, str] | None = None) -> None:
+        kept = self.training() if training is None else training
         self.path.mkdir(parents=True, exist_ok=True)
-        doc = {"format": 1, "files": sorted(files)}
+        doc: dict[str, Any] = {"format": 1, "files": sorted(files)}
+        if kept:
+            doc["training"] = kept
         write_text_atomic(self.manifest_path, json.dumps(doc, indent=1))
 
     def remove_written(self) -> None:

@@ -355,6 +355,8 @@ class Trainer:
     def fit(self, show_progress: bool) -> Run:
         t, main = self.recipe.train, self.ranks.main
         totals, count = torch.zeros(len(self.method.scalars), device=self.device), 0
+        if main:
+            self.run.record_training(self.updater.setup())
         if show_progress and main:
             print(f"training {self.recipe.name}: {self.updater.summary()}", file=sys.stderr)
         started = time.perf_counter()

@@ -127,6 +127,8 @@ def test_the_memory_format_is_chosen_and_recorded(
     run = train(recipe(data, precision=precision, channels_last=choice), tmp_path / "trained")
     meta = read_meta(next((run.path / "checkpoints").glob("*.json")))
     assert meta["memory_format"].startswith(layout)
+    assert run.training()["memory_format"] == meta["memory_format"]  # and in the manifest
+    assert run.training()["precision"] == precision
 
 
 def test_the_layout_says_what_auto_chose_and_why(tmp_path: Path) -> None:
