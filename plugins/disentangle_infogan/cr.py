@@ -104,6 +104,7 @@ class InfoGANCR(InfoGAN):
         self.optimizers["opt_cr"] = self.opt_cr
         self.scalars.append("loss_cr")
         self.weight = 0.0
+        self._critic_losses = self.updater.compiled(self._critic_loss, "CR critic step")
 
     def record(self, means: list[float]) -> dict[str, Any]:
         return {**super().record(means[:-1]), "loss_cr": means[-1], "cr_weight": self.weight}
@@ -134,19 +135,24 @@ class InfoGANCR(InfoGAN):
         self.critic.net.load_state_dict(kept, strict=False)
         self.opt_cr.state.clear()
 
+    def _critic_loss(self, pairs: Pairs) -> torch.Tensor:
+        """The CR discriminator's cross entropy on G's images of the pairs, G held fixed (the
+        compiled region of the critic step)."""
+        first, second, labels = pairs
+        with torch.no_grad():
+            images = self.generator(first), self.generator(second)
+        return F.cross_entropy(self.critic(*images).float(), labels)
+
     def _critic_step(self, n: int) -> torch.Tensor:
-        active = self.weight > 0
+        pairs = self._pairs(n)
         was_training = self.generator.training
-        self.generator.train(active)  # theirs: batch norm in inference mode until CR starts
+        self.generator.train(self.weight > 0)  # theirs: batch norm in inference mode until CR
+        self.critic.requires_grad_(True)
         try:
-            with self.updater.precision(), torch.no_grad():
-                first, second, labels = self._pairs(n)
-                images = self.generator(first), self.generator(second)
+            with self.updater.precision():  # the critic has no weight copies: autocast's casts
+                loss = self._critic_losses(pairs)
         finally:
             self.generator.train(was_training)
-        self.critic.requires_grad_(True)
-        with self.updater.autocast:
-            loss = F.cross_entropy(self.critic(*images).float(), labels)
         self.updater.update(loss, self.opt_cr)
         self.critic.requires_grad_(False)
         return loss.detach()

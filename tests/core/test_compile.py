@@ -62,8 +62,10 @@ def trainer(change: dict[str, Any], tmp_path: Path, **train_options: Any) -> Tra
         ),
         pytest.param(
             {**CR, "method": {"type": "infogan_cr", "start": 2}},
-            {"D step": 1, "G step": 2},  # InfoGAN's two, and G's loss gains the contrastive
-            id="infogan_cr",  # term at `start`
+            # InfoGAN's two; G's loss gains the contrastive term at `start`, and the critic
+            # sees G's images with batch norm in training mode from then on
+            {"CR critic step": 2, "D step": 1, "G step": 2},
+            id="infogan_cr",
         ),
     ],
 )
