@@ -127,12 +127,14 @@ def loss_terms(method: Method, real: torch.Tensor, noise_seed: int) -> dict[str,
 @dataclass
 class Trained:
     """One side's training: the seconds its steps took, their speed, its last logged losses,
-    its run folder (the toolkit's)."""
+    its run folder (the toolkit's) or its loss curve (the peer's: the toolkit's is the run's
+    metrics.jsonl)."""
 
     seconds: float
     images_per_s: float
     final: dict[str, float]
     run: Path | None = None
+    curve: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
 
 def train_toolkit(recipe: Recipe, out: Path) -> Trained:

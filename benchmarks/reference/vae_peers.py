@@ -142,19 +142,23 @@ def package_version(name: str) -> str:
 
 
 def train_peer(theirs: Any, recipe: Any, log_every: int) -> toolkit.Trained:
-    """The peer's steps over the toolkit run's batches, timed (the batches drawn outside)."""
+    """The peer's steps over the toolkit run's batches, timed (the batches drawn outside),
+    and its losses' means over each `log_every` steps, as the toolkit's metrics.jsonl."""
     batches = toolkit.batches(recipe)
     torch.manual_seed(recipe.train.seed)  # the peer's own training draws
     steps = recipe.train.iterations
-    seconds, window = 0.0, []
+    seconds, window, curve = 0.0, [], []
     for i in range(steps):
         real = batches.batch(i)
         started = time.perf_counter()
         window.append(theirs.step(real, i))
         seconds += time.perf_counter() - started
         window = window[-log_every:]
-    final = {k: sum(t[k] for t in window) / len(window) for k in window[-1]}
-    return toolkit.Trained(seconds, steps * recipe.train.batch_size / seconds, final)
+        if (i + 1) % log_every == 0 or i + 1 == steps:
+            means = {k: sum(t[k] for t in window) / len(window) for k in window[-1]}
+            curve.append({"iteration": i + 1, **means})
+    final = {k: v for k, v in curve[-1].items() if k != "iteration"}
+    return toolkit.Trained(seconds, steps * recipe.train.batch_size / seconds, final, curve=curve)
 
 
 def speed(args: argparse.Namespace) -> int:
@@ -224,6 +228,7 @@ def train_both(args: argparse.Namespace) -> int:
             "images_per_s": peer_trained.images_per_s,
             "seconds": peer_trained.seconds,
             "final": peer_trained.final,
+            "curve": peer_trained.curve,
             "patch": module.PATCHES.get(args.method),
         },
         "versions": {
@@ -305,7 +310,8 @@ def print_table(ours: dict[str, Any], theirs: dict[str, Any], peer: str) -> None
             other = theirs["scores"].get(metric, {}).get(key, float("nan"))
             print(f"{metric + '.' + key:<26}{value:>12.3f}{other:>12.3f}")
     for key in ("reconstruction", "kl"):
-        print(f"{'final ' + key:<26}{ours['final'][key]:>12.2f}{theirs['final'][key]:>12.2f}")
+        theirs_final = theirs["final"].get(key, float("nan"))  # pythae's β-TCVAE: no KL alone
+        print(f"{'final ' + key:<26}{ours['final'][key]:>12.2f}{theirs_final:>12.2f}")
     print(f"{'images/s':<26}{ours['images_per_s']:>12.1f}{theirs['images_per_s']:>12.1f}")
 
 

@@ -182,6 +182,23 @@ def test_setup_refuses_an_interpreter_older_than_disent_needs(tmp_path: Path) ->
     assert not target.exists()
 
 
+def test_the_peers_curve_holds_its_losses_means_as_the_toolkits_log_does(
+    harness: tuple[ModuleType, ModuleType],
+) -> None:
+    toolkit, vae_peers = harness
+    recipe = toolkit.recipe_for("beta_vae", 1, 250, FEW)  # logs every 100 iterations
+
+    class Counting:  # a peer whose step reports its iteration
+        def step(self, real: torch.Tensor, iteration: int) -> dict[str, float]:
+            return {"reconstruction": float(iteration), "kl": 1.0}
+
+    trained = vae_peers.train_peer(Counting(), recipe, recipe.train.log_every)
+    assert [point["iteration"] for point in trained.curve] == [100, 200, 250]
+    assert trained.curve[0]["reconstruction"] == sum(range(100)) / 100
+    assert trained.final == {"reconstruction": sum(range(150, 250)) / 100, "kl": 1.0}
+    assert trained.images_per_s > 0
+
+
 def test_the_table_gives_each_pairs_medians_over_seeds(
     harness: tuple[ModuleType, ModuleType],
     tmp_path: Path,
