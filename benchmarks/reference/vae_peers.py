@@ -262,7 +262,9 @@ HEADLINE = (
 
 def summary(args: argparse.Namespace) -> int:
     """One Markdown row per (method, peer) over the `train` JSONs given: each headline
-    score's median over seeds, toolkit / peer, and each side's median images/s."""
+    score's median over seeds, toolkit / peer, each side's median images/s, and the toolkit's
+    median MIG and FactorVAE score minus the peer's (the issue's margin: ≥ −0.03); with
+    `--each`, a second table with every seed's MIG and FactorVAE score."""
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for path in args.reports:
         try:
@@ -272,14 +274,15 @@ def summary(args: argparse.Namespace) -> int:
             fail(f"{path}: not a report of `vae_peers.py train` ({err})")
         found.setdefault(key, []).append(report)
     names = " | ".join(score for _, score in HEADLINE)
-    print(f"| method | peer | steps | seeds | {names} | images/s |")
-    print("|---|---|---|---|" + "---|" * (len(HEADLINE) + 1))
+    print(f"| method | peer | steps | seeds | {names} | images/s | toolkit − peer (mig, fvae) |")
+    print("|---|---|---|---|" + "---|" * (len(HEADLINE) + 2))
     for (method, peer), reports in sorted(found.items()):
-        cells = []
+        cells, gaps = [], {}
         for metric, score in HEADLINE:
             ours = statistics.median(r["toolkit"]["scores"][metric][score] for r in reports)
             theirs = statistics.median(r["peer"]["scores"][metric][score] for r in reports)
             cells.append(f"{ours:.3f} / {theirs:.3f}")
+            gaps[metric] = ours - theirs
         rates = [
             statistics.median(r[side]["images_per_s"] for r in reports)
             for side in ("toolkit", "peer")
@@ -288,8 +291,18 @@ def summary(args: argparse.Namespace) -> int:
         seeds = ", ".join(str(r["seed"]) for r in sorted(reports, key=lambda r: r["seed"]))
         print(
             f"| {method} | {peer} | {steps} | {seeds} | {' | '.join(cells)} "
-            f"| {rates[0]:.0f} / {rates[1]:.0f} |"
+            f"| {rates[0]:.0f} / {rates[1]:.0f} | {gaps['mig']:+.3f}, {gaps['factor_vae']:+.3f} |"
         )
+    if args.each:
+        print("\n| method | peer | seed | mig | factor_vae | images/s |\n|---|---|---|---|---|---|")
+        for (method, peer), reports in sorted(found.items()):
+            for r in sorted(reports, key=lambda r: r["seed"]):
+                cells = [
+                    f"{r['toolkit']['scores'][m][m]:.3f} / {r['peer']['scores'][m][m]:.3f}"
+                    for m in ("mig", "factor_vae")
+                ]
+                rates = f"{r['toolkit']['images_per_s']:.0f} / {r['peer']['images_per_s']:.0f}"
+                print(f"| {method} | {peer} | {r['seed']} | {' | '.join(cells)} | {rates} |")
     return 0
 
 
@@ -323,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     pace = sub.add_parser("speed", help="both sides' steps in turns: images/s")
     summed = sub.add_parser("table", help="train's JSONs as one Markdown table of medians")
     summed.add_argument("reports", nargs="+", help="the JSON files `train --json` wrote")
+    summed.add_argument("--each", action="store_true", help="and every seed's scores")
     for p in (check, run, pace):
         p.add_argument("--method", required=True)
         p.add_argument("--peer", required=True)

@@ -222,9 +222,14 @@ def test_the_table_gives_each_pairs_medians_over_seeds(
         }
         paths.append(tmp_path / f"s{seed}.json")
         paths[-1].write_text(json.dumps(report))
-    assert vae_peers.main(["table", *map(str, paths)]) == 0
-    row = capsys.readouterr().out.splitlines()[-1]
-    assert row == (
+    assert vae_peers.main(["table", "--each", *map(str, paths)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == (
         "| beta_vae | disent | 100 | 1, 2, 3 | 0.200 / 0.500 | 0.500 / 0.500 | 0.500 / 0.500 "
-        "| 0.500 / 0.500 | 0.500 / 0.500 | 0.500 / 0.500 | 200 / 90 |"
+        "| 0.500 / 0.500 | 0.500 / 0.500 | 0.500 / 0.500 | 200 / 90 | -0.300, +0.000 |"
     )
+    assert lines[-3:] == [  # every seed, in order
+        "| beta_vae | disent | 1 | 0.100 / 0.400 | 0.500 / 0.500 | 100 / 90 |",
+        "| beta_vae | disent | 2 | 0.200 / 0.600 | 0.500 / 0.500 | 200 / 90 |",
+        "| beta_vae | disent | 3 | 0.900 / 0.500 | 0.500 / 0.500 | 300 / 90 |",
+    ]
