@@ -13,7 +13,14 @@ import torch
 import torch.nn.functional as F
 from disentangle_vae.beta_vae import BetaVAE
 from disentangle_vae.factor_vae import shuffle_codes
-from disentangle_vae.regularisers import BetaTCVAE, covariance, dip_penalty, total_correlation
+from disentangle_vae.regularisers import (
+    BetaTCVAE,
+    covariance,
+    dip_penalty,
+    stratified_log_weights,
+    total_correlation,
+    total_correlation_stratified,
+)
 from support.layouts import write_split
 from support.tiny import SMALL_IMAGES, checkpointed, tiny_grid, whole_and_resumed
 from torch import nn
@@ -159,6 +166,43 @@ def test_total_correlation_is_disentanglement_libs_estimate() -> None:
     same_mean, same_log_var = mean[:1].expand(6, 3), log_var[:1].expand(6, 3)
     tc = total_correlation(z, same_mean, same_log_var)
     torch.testing.assert_close(tc, torch.tensor(-(3 - 1) * math.log(6)))
+
+
+def test_the_stratified_weights_are_chen_et_als_estimator() -> None:
+    s, m, n = 7 / 30, 1 / 3, 1 / 10  # batch 4 (M = 3) of N = 10 images: (N − M) / (N·M)
+    expected = torch.tensor(  # appendix C.2: its own image 1/N, the next (N − M)/(NM), 1/M
+        [[n, s, m, m], [m, n, s, m], [m, m, n, s], [s, m, m, n]], dtype=torch.float64
+    )
+    torch.testing.assert_close(stratified_log_weights(4, 10).exp(), expected)
+    rows = stratified_log_weights(64, 737_280).exp().sum(dim=1)  # a mixture of posteriors
+    torch.testing.assert_close(rows, torch.ones(64, dtype=torch.float64))
+
+
+def test_the_stratified_tc_of_far_apart_posteriors_is_the_weighted_one_plus_its_constant() -> None:
+    # each image's posterior far from the others' in every dimension: only q(z_i | x_i) counts,
+    # weighed 1/N by the stratified estimate, 1/(B·N) by the weighted one (whose constant
+    # (D − 1)·log(B·N) the toolkit leaves out): the two differ by (D − 1)·log N
+    batch, dims, size = 5, 3, 1000
+    mean = 100.0 * torch.arange(batch).unsqueeze(1) + torch.arange(dims)
+    log_var = torch.full((batch, dims), -4.0)
+    z = mean + 0.05 * torch.randn(batch, dims, generator=torch.Generator().manual_seed(0))
+    stratified = total_correlation_stratified(z, mean, log_var, size)
+    weighted = total_correlation(z, mean, log_var)
+    torch.testing.assert_close(stratified, weighted + (dims - 1) * math.log(size))
+
+
+def test_beta_tcvae_uses_the_estimator_the_recipe_names() -> None:
+    weighted, images = build(type="beta_tcvae", beta=6.0)
+    stratified, _ = build(type="beta_tcvae", beta=6.0, tc_estimator="stratified", dataset_size=64)
+    assert not torch.equal(weighted.step(images), stratified.step(images))
+    for change, where in [
+        ({"tc_estimator": "stratified"}, "method.dataset_size"),  # N is needed
+        ({"dataset_size": 64}, "method.dataset_size"),  # and unused by the weighted estimate
+        ({"tc_estimator": "stratified", "dataset_size": 4}, "method.dataset_size"),  # < batch
+    ]:
+        with pytest.raises(RecipeError) as info:
+            validate_recipe(recipe(type="beta_tcvae", **change))
+        assert [p.where for p in info.value.problems] == [where]
 
 
 def test_dip_penalties() -> None:
