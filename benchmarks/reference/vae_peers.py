@@ -3,6 +3,7 @@
     DIR/bin/python benchmarks/reference/vae_peers.py check-loss --method M --peer P [--unpatched]
     DIR/bin/python benchmarks/reference/vae_peers.py train --method M --peer P --steps N \
         --seed S --json OUT [--out RUNS] [--toolkit-run RUN]
+    DIR/bin/python benchmarks/reference/vae_peers.py twin --method M --peer pythae|self
 
 DIR is the venv `bash benchmarks/reference/setup.sh DIR` builds (Python 3.12: disent needs it).
 
@@ -45,6 +46,8 @@ PEERS = {
     "pythae": ("peer_pythae", ("beta_vae", "beta_tcvae", "factor_vae", "annealed_vae")),
 }
 TOLERANCE = 1e-4
+#: the methods `twin` can give pythae's model the toolkit's noise for (one draw per step)
+TWINS = ("beta_vae", "beta_tcvae", "annealed_vae")
 #: where check-loss puts a scheduled method (the annealed VAE's C is then c_max / 4)
 CHECK_AT = 25_000
 #: check-loss scales the encoder's output layer by this: at initialisation KL ≈ 0.002 nats,
@@ -159,6 +162,54 @@ def train_peer(theirs: Any, recipe: Any, log_every: int) -> toolkit.Trained:
             curve.append({"iteration": i + 1, **means})
     final = {k: v for k, v in curve[-1].items() if k != "iteration"}
     return toolkit.Trained(seconds, steps * recipe.train.batch_size / seconds, final, curve=curve)
+
+
+@torch.no_grad()
+def encoder_distance(ours: Any, theirs: list[torch.Tensor]) -> float:
+    """|w_ours − w_theirs| / |w_ours| over the encoder's parameters."""
+    pairs = list(zip(ours.e.parameters(), theirs, strict=True))
+    gap = sum(float((a - b).square().sum()) for a, b in pairs) ** 0.5
+    return gap / sum(float(a.square().sum()) for a, _ in pairs) ** 0.5
+
+
+def twin(args: argparse.Namespace) -> int:
+    """Both sides from the same weights over the same batches with the SAME
+    reparameterisation noise (the peer's draw replaced by the toolkit's): how far the
+    encoders drift apart. `--peer self` is the control: the toolkit beside a copy of itself
+    whose encoder weights are nudged by 2e-7 relative (float32 rounding's size)."""
+    dataset = {"size": args.size, "seed": args.seed}
+    recipe = toolkit.recipe_for(args.method, args.seed, args.steps, dataset)
+    ours = toolkit.build_method(recipe)
+    drawn: dict[str, torch.Tensor] = {}
+    draw = ours.draw_noise
+
+    def recorded(n: int, device: torch.device) -> torch.Tensor:
+        drawn["noise"] = draw(n, device)
+        return drawn["noise"]
+
+    ours.draw_noise = recorded
+    if args.peer == "self":
+        other = toolkit.build_method(recipe)
+        with torch.no_grad():
+            for p in other.e.parameters():
+                p.mul_(1 + 2e-7 * torch.randn_like(p).sign())
+        other.draw_noise = lambda n, device: drawn["noise"]
+        step, weights = (lambda real, i: other.step(real)), list(other.e.parameters())
+    elif args.peer == "pythae" and args.method in TWINS:
+        _, _, theirs = build_pair(args.method, args.peer, args.seed, args.steps, True, dataset)
+        theirs.model._sample_gauss = lambda mu, std: (mu + drawn["noise"] * std, drawn["noise"])
+        step, weights = theirs.step, list(theirs.model.encoder.parameters())
+    else:
+        fail("twin compares with pythae (its beta_vae, beta_tcvae, annealed_vae) or `self`")
+    batches = toolkit.batches(recipe)
+    print(f"{args.method}: the toolkit beside {args.peer}, the same weights, batches and noise")
+    for i in range(args.steps):
+        real = batches.batch(i)
+        ours.step(real)
+        step(real, i)
+        if i + 1 in (1, 10, 100, 300, 1000, 3000, 10000) or i + 1 == args.steps:
+            print(f"step {i + 1:>6}: encoder |Δw| / |w| = {encoder_distance(ours, weights):.2e}")
+    return 0
 
 
 def speed(args: argparse.Namespace) -> int:
@@ -334,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-loss", help="both losses on the same weights, batch, draws")
     run = sub.add_parser("train", help="train both, score both with the toolkit's metrics")
     pace = sub.add_parser("speed", help="both sides' steps in turns: images/s")
+    paired = sub.add_parser("twin", help="both trained on the same noise: how far they drift")
     summed = sub.add_parser("table", help="train's JSONs as one Markdown table of medians")
     summed.add_argument("reports", nargs="+", help="the JSON files `train --json` wrote")
     summed.add_argument("--each", action="store_true", help="and every seed's scores")
@@ -347,10 +399,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="runs/vae-peers", help="the runs' parent folder")
     run.add_argument("--toolkit-run", help="reuse this toolkit run (its vae_peers.json)")
     run.add_argument("--eval-seed", type=int, default=0)
+    paired.add_argument("--method", required=True)
+    paired.add_argument("--peer", required=True, help="pythae, or self (the control)")
+    paired.add_argument("--seed", type=int, default=1)
+    paired.add_argument("--steps", type=int, default=300)
+    paired.add_argument("--size", type=int, default=8192, help="images of the grid drawn")
     pace.add_argument("--steps", type=int, default=20, help="steps per side per round")
     pace.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    commands = {"check-loss": check_loss, "train": train_both, "speed": speed, "table": summary}
+    commands = {
+        "check-loss": check_loss,
+        "train": train_both,
+        "twin": twin,
+        "speed": speed,
+        "table": summary,
+    }
     return commands[args.command](args)
 
 

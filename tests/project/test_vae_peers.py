@@ -199,6 +199,19 @@ def test_the_peers_curve_holds_its_losses_means_as_the_toolkits_log_does(
     assert trained.images_per_s > 0
 
 
+def test_twin_against_itself_drifts_from_a_nudge_of_rounding_size(
+    harness: tuple[ModuleType, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, vae_peers = harness
+    args = ["twin", "--method", "annealed_vae", "--peer", "self", "--steps", "2", "--size", "128"]
+    assert vae_peers.main(args) == 0
+    drift = [float(line.split("= ")[1]) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert len(drift) == 2 and 1e-8 < drift[0] < 1e-6  # the nudge, not a different network
+    with pytest.raises(SystemExit):
+        vae_peers.main(["twin", "--method", "dip_vae_i", "--peer", "disent"])
+    assert "twin compares with pythae" in capsys.readouterr().err
+
+
 def test_the_table_gives_each_pairs_medians_over_seeds(
     harness: tuple[ModuleType, ModuleType],
     tmp_path: Path,
