@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,11 +113,11 @@ class Run:
 
     def record_training(self, facts: dict[str, str]) -> None:
         """Record in the manifest how the run trains (`Updater.setup`), when it (re)starts."""
-        self._write_manifest(set(self.written()), facts)
+        self._rewrite_manifest(training=facts)
 
     def claim(self, *paths: Path) -> None:
         """List files in the manifest before they are written."""
-        self._write_manifest(set(self.written()) | {self._relative(p) for p in paths})
+        self._rewrite_manifest(add={self._relative(p) for p in paths})
 
     def note(self, path: Path) -> Path:
         """Claim a file a command is about to write, when it lies in this run's folder."""
@@ -127,14 +128,23 @@ class Run:
 
     def forget(self, *paths: Path) -> None:
         """Drop files the toolkit removed from the manifest."""
-        self._write_manifest(set(self.written()) - {self._relative(p) for p in paths})
+        self._rewrite_manifest(drop={self._relative(p) for p in paths})
 
     def _relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.path.resolve()).as_posix()
 
-    def _write_manifest(self, files: set[str], training: dict[str, str] | None = None) -> None:
-        kept = self.training() if training is None else training
+    def _rewrite_manifest(
+        self,
+        add: Iterable[str] = (),
+        drop: Iterable[str] = (),
+        training: dict[str, str] | None = None,
+    ) -> None:
+        """The manifest read once and written with files added or dropped and, given, the
+        training facts (kept otherwise)."""
+        old = self._manifest()
+        kept = old.get("training", {}) if training is None else training
         self.path.mkdir(parents=True, exist_ok=True)
+        files = set(old["files"]).union(add).difference(drop)
         doc: dict[str, Any] = {"format": 1, "files": sorted(files)}
         if kept:
             doc["training"] = kept
