@@ -46,7 +46,8 @@ PEERS = {
     "pythae": ("peer_pythae", ("beta_vae", "beta_tcvae", "factor_vae", "annealed_vae")),
 }
 TOLERANCE = 1e-4
-#: the methods `twin` can give pythae's model the toolkit's noise for (one draw per step)
+#: the methods `twin` can give both sides the toolkit's noise for (one draw per step; FactorVAE
+#: also draws permutations)
 TWINS = ("beta_vae", "beta_tcvae", "annealed_vae")
 #: where check-loss puts a scheduled method (the annealed VAE's C is then c_max / 4)
 CHECK_AT = 25_000
@@ -177,6 +178,12 @@ def twin(args: argparse.Namespace) -> int:
     reparameterisation noise (the peer's draw replaced by the toolkit's): how far the
     encoders drift apart. `--peer self` is the control: the toolkit beside a copy of itself
     whose encoder weights are nudged by 2e-7 relative (float32 rounding's size)."""
+    if args.peer not in ("pythae", "self") or args.method not in TWINS:
+        fail(
+            f"twin compares with pythae or `self`, for {', '.join(TWINS)} (their one noise "
+            f"draw a step is what the two sides share); got --method {args.method} --peer "
+            f"{args.peer}"
+        )
     dataset = {"size": args.size, "seed": args.seed}
     recipe = toolkit.recipe_for(args.method, args.seed, args.steps, dataset)
     ours = toolkit.build_method(recipe)
@@ -195,12 +202,10 @@ def twin(args: argparse.Namespace) -> int:
                 p.mul_(1 + 2e-7 * torch.randn_like(p).sign())
         other.draw_noise = lambda n, device: drawn["noise"]
         step, weights = (lambda real, i: other.step(real)), list(other.e.parameters())
-    elif args.peer == "pythae" and args.method in TWINS:
+    else:
         _, _, theirs = build_pair(args.method, args.peer, args.seed, args.steps, True, dataset)
         theirs.model._sample_gauss = lambda mu, std: (mu + drawn["noise"] * std, drawn["noise"])
         step, weights = theirs.step, list(theirs.model.encoder.parameters())
-    else:
-        fail("twin compares with pythae (its beta_vae, beta_tcvae, annealed_vae) or `self`")
     batches = toolkit.batches(recipe)
     print(f"{args.method}: the toolkit beside {args.peer}, the same weights, batches and noise")
     for i in range(args.steps):

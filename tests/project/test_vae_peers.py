@@ -207,9 +207,10 @@ def test_twin_against_itself_drifts_from_a_nudge_of_rounding_size(
     assert vae_peers.main(args) == 0
     drift = [float(line.split("= ")[1]) for line in capsys.readouterr().out.splitlines()[1:]]
     assert len(drift) == 2 and 1e-8 < drift[0] < 1e-6  # the nudge, not a different network
-    with pytest.raises(SystemExit):
-        vae_peers.main(["twin", "--method", "dip_vae_i", "--peer", "disent"])
-    assert "twin compares with pythae" in capsys.readouterr().err
+    for method, peer in [("dip_vae_i", "disent"), ("factor_vae", "self"), ("bogus", "self")]:
+        with pytest.raises(SystemExit):
+            vae_peers.main(["twin", "--method", method, "--peer", peer])
+        assert "twin compares with pythae or `self`" in capsys.readouterr().err
 
 
 def test_the_table_gives_each_pairs_medians_over_seeds(
