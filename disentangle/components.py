@@ -178,6 +178,9 @@ class EvalContext:
     #: by the plugin's own names); None when `encode` is not a function of the images (the
     #: chance level's noise), so that nothing of it may be reused
     cache: dict[str, Any] | None = None
+    #: `encode` returns what it draws without looking at the images (the chance level's
+    #: noise): a metric may hand it one row per image (e.g. the factors) instead of rendering
+    blind: bool = False
     #: (n, seed) -> n images from the run's generator, uint8 [n, C, H, W], for sample-quality
     #: metrics; None where there is no generator
     generate: Callable[[int, int], torch.Tensor] | None = None

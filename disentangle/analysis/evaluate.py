@@ -218,7 +218,9 @@ def _chance(metric: Metric, ctx: EvalContext) -> dict[str, float]:
         return torch.rand(len(images), width, generator=noise)
 
     with tempfile.TemporaryDirectory() as scratch:  # the metric's figures of noise are dropped
-        noise_ctx = dataclasses.replace(ctx, encode=encode, out_dir=Path(scratch), cache=None)
+        noise_ctx = dataclasses.replace(
+            ctx, encode=encode, out_dir=Path(scratch), cache=None, blind=True
+        )
         return metric(noise_ctx)
 
 

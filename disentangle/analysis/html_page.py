@@ -92,11 +92,13 @@ def png_uri(data: bytes) -> str:
 
 
 def array_uri(pixels: np.ndarray) -> str:
-    """uint8 pixels (height × width × channels) as a PNG data: URI."""
+    """uint8 pixels (height × width × channels) as a PNG data: URI, at zlib's default level:
+    PIL's `optimize` made the PNGs 12% smaller at 18× the time (a Cat(196) code's 196 frames
+    of 128×128 images took 26 of a 2-iteration run's 41 seconds)."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    Image.fromarray(pixels).save(buffer, format="PNG")
     return png_uri(buffer.getvalue())
 
 

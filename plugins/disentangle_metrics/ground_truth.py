@@ -65,6 +65,14 @@ class RenderedDataset:
         return self.dataset.render(full)
 
 
+class UndrawnDataset(RenderedDataset):
+    """A RenderedDataset whose observations are the factor rows themselves, for an encoder
+    that does not look at the images (`EvalContext.blind`): the same draws, nothing drawn."""
+
+    def observations(self, factors: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(factors, dtype=torch.int64)
+
+
 def numpy_encoder(encode: Callable[[torch.Tensor], torch.Tensor]) -> Encoder:
     """The model's encoder on uint8 images in batches, as a float64 array [n, d]."""
 
@@ -129,8 +137,11 @@ def ground_truth(ctx: EvalContext) -> tuple[GroundTruth, Encoder]:
 
     The cache lives in `ctx.cache` (one per evaluation); without one (an encoder that is not a
     function of the images, such as the chance level's noise), or for a dataset with more than
-    MAX_CACHED factor combinations, every sample is rendered and encoded.
+    MAX_CACHED factor combinations, every sample is rendered and encoded. A blind encoder
+    (the chance level's) is handed the factor rows and nothing is rendered.
     """
+    if ctx.blind:
+        return UndrawnDataset(ctx.dataset), numpy_encoder(ctx.encode)
     truth, encode = RenderedDataset(ctx.dataset), numpy_encoder(ctx.encode)
     if ctx.cache is None or math.prod(truth.factor_sizes) > MAX_CACHED:
         return truth, encode

@@ -472,6 +472,31 @@ def test_no_cache_without_a_function_of_the_images(context: EvalContext) -> None
     np.testing.assert_array_equal(encode(factors), expected)
 
 
+def test_a_blind_encoder_scores_what_it_scores_on_rendered_images_and_nothing_is_drawn(
+    host: PluginHost, context: EvalContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def noise(images: torch.Tensor) -> torch.Tensor:  # the chance level's: 6 columns of U(0, 1)
+        return torch.rand(len(images), 6, generator=generator)
+
+    names = METRICS[1:]  # the ground-truth metrics
+    drawn = dataclasses.replace(context, encode=noise, cache=None)
+    reference = {}
+    for name in names:
+        generator = torch.Generator().manual_seed(0)
+        reference[name] = build(host, name)(drawn)
+
+    def no_drawing(factors: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("a blind encoder's images were rendered")
+
+    monkeypatch.setattr(context.dataset, "render", no_drawing)
+    blind = dataclasses.replace(drawn, blind=True)
+    for name in names:
+        generator = torch.Generator().manual_seed(0)
+        assert build(host, name)(blind) == pytest.approx(reference[name], abs=1e-12)
+    with pytest.raises(AssertionError, match="rendered"):
+        build(host, "mig")(drawn)
+
+
 def test_sampling_metrics_never_load_the_dataset(host: PluginHost, context: EvalContext) -> None:
     def load() -> ImageData:
         raise AssertionError("the dataset was loaded")
