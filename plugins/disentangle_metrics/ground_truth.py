@@ -140,10 +140,9 @@ def ground_truth(ctx: EvalContext) -> tuple[GroundTruth, Encoder]:
     MAX_CACHED factor combinations, every sample is rendered and encoded. A blind encoder
     (the chance level's) is handed the factor rows and nothing is rendered.
     """
-    if ctx.blind:
-        return UndrawnDataset(ctx.dataset), numpy_encoder(ctx.encode)
-    truth, encode = RenderedDataset(ctx.dataset), numpy_encoder(ctx.encode)
-    if ctx.cache is None or math.prod(truth.factor_sizes) > MAX_CACHED:
+    truth = (UndrawnDataset if ctx.blind else RenderedDataset)(ctx.dataset)
+    encode = numpy_encoder(ctx.encode)
+    if ctx.blind or ctx.cache is None or math.prod(truth.factor_sizes) > MAX_CACHED:
         return truth, encode
     if CACHE_KEY not in ctx.cache:
         ctx.cache[CACHE_KEY] = EncodedTruth(truth, encode)
